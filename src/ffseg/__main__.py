@@ -1,0 +1,7 @@
+"""``python -m ffseg`` is the ``ffseg`` command."""
+
+import sys
+
+from ffseg.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Measuring and preparing models for deployment."""

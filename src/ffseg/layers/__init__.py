@@ -1,0 +1,6 @@
+"""Small building blocks shared by model families."""
+
+from ffseg.layers.conv_bn_act import ConvBNAct, conv1x1, conv3x3
+from ffseg.layers.resample import resize_to
+
+__all__ = ["ConvBNAct", "conv1x1", "conv3x3", "resize_to"]

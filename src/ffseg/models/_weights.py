@@ -1,0 +1,279 @@
+"""Loading and saving weights from local files (never from the network).
+
+Accepted checkpoints: a plain state_dict, ``{"state_dict": ...}``, ``{"model": ..., "ema": ...}``
+(ffseg training checkpoints), DDP ``module.`` and ``torch.compile`` ``_orig_mod.`` prefixes,
+``.safetensors`` files. ``.pt``/``.pth`` files are read with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ffseg.models._registry import create_model
+
+__all__ = [
+    "WeightsError",
+    "load_backbone_weights",
+    "load_pretrained",
+    "load_pretrained_weights",
+    "read_state_dict",
+    "save_pretrained",
+]
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+_PREFIXES = ("module.", "_orig_mod.")
+_SHOW = 5  # how many keys an error message lists
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, unreadable, or does not fit the model."""
+
+
+def read_state_dict(path: str | Path, use_ema: bool = False) -> dict[str, torch.Tensor]:
+    """Read a checkpoint file into a flat ``{name: tensor}`` dict (prefixes stripped)."""
+    path = Path(path)
+    if not path.is_file():
+        hint = " (it is a directory: use ffseg.load_pretrained for a saved model folder)"
+        raise WeightsError(
+            f"Weights file {str(path)!r} not found{hint if path.is_dir() else ''}. "
+            "Pass the path of a local .pth/.pt/.safetensors file; ffseg never downloads weights."
+        )
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt, truncated, pickled objects, ...
+        raise WeightsError(
+            f"Cannot read weights file {str(path)!r}: {type(exc).__name__}: {exc}. "
+            "The file may be truncated or corrupt (download it again), or it pickles Python "
+            "objects (re-save only the state_dict with torch.save(model.state_dict(), path))."
+        ) from exc
+    return _unwrap(obj, path, use_ema)
+
+
+def _unwrap(obj: Any, path: Path, use_ema: bool) -> dict[str, torch.Tensor]:
+    if isinstance(obj, Mapping):
+        keys = (
+            ("ema", "model_ema", "state_dict", "model")
+            if use_ema
+            else ("state_dict", "model", "model_state_dict", "net")
+        )
+        for key in keys:
+            inner = obj.get(key)
+            if isinstance(inner, Mapping) and inner:
+                obj = inner
+                break
+    if not isinstance(obj, Mapping) or not obj:
+        raise WeightsError(f"Weights file {str(path)!r} holds no state_dict (got {type(obj)}).")
+    if isinstance(obj.get("state_dict"), Mapping):  # one more level ({"ema": {"state_dict":..}})
+        obj = obj["state_dict"]
+    out: dict[str, torch.Tensor] = {}
+    for key, value in obj.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        for prefix in _PREFIXES:
+            while key.startswith(prefix):
+                key = key[len(prefix) :]
+        out[key] = value
+    if not out:
+        raise WeightsError(f"Weights file {str(path)!r} contains no tensors.")
+    return out
+
+
+def _model_label(model: nn.Module) -> str:
+    cfg = getattr(model, "pretrained_cfg", None)
+    return getattr(cfg, "architecture", type(model).__name__)
+
+
+def _head_prefix(model: nn.Module) -> str:
+    cfg = getattr(model, "pretrained_cfg", None)
+    name = getattr(cfg, "classifier", "") or getattr(model, "classifier_name", "")
+    return f"{name}." if name else "\0"
+
+
+def load_pretrained_weights(
+    model: nn.Module, path: str | Path, *, use_ema: bool = False
+) -> nn.Module:
+    """Load a local checkpoint into ``model`` strictly, with two documented adaptations.
+
+    * A final classifier whose class count differs from the checkpoint's is left freshly
+      initialised (one log line), so ``num_classes=5`` fine-tunes from a 19-class checkpoint.
+    * ``smoothing.weight`` (the fixed Gaussian buffer of ``_pre_down`` FFNets) is dropped when the
+      model has none, and kept as built when the checkpoint lacks it.
+
+    Anything else that does not fit raises :class:`WeightsError` naming the keys.
+    """
+    state = read_state_dict(path, use_ema=use_ema)
+    own = model.state_dict()
+    head = _head_prefix(model)
+    skipped_head = [
+        k
+        for k, v in state.items()
+        if k.startswith(head) and k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
+    for key in skipped_head:
+        del state[key]
+    if "smoothing.weight" in state and "smoothing.weight" not in own:
+        del state["smoothing.weight"]
+        log.info(
+            "dropped smoothing.weight from %s: %s has no pre-downsampling",
+            path,
+            _model_label(model),
+        )
+    if "smoothing.weight" in own and "smoothing.weight" not in state:
+        state["smoothing.weight"] = own["smoothing.weight"]
+    _check_fit(model, own, state, path, allow_missing=skipped_head)
+    model.load_state_dict(state, strict=not skipped_head)
+    if skipped_head:
+        ckpt_classes = _num_classes_of(read_state_dict(path, use_ema), skipped_head)
+        log.info(
+            "re-initialised %s of %s for %s classes (checkpoint %s has %s)",
+            head.rstrip("."),
+            _model_label(model),
+            getattr(model, "num_classes", "?"),
+            path,
+            ckpt_classes,
+        )
+    return model
+
+
+def _num_classes_of(state: Mapping[str, torch.Tensor], keys: list[str]) -> int | str:
+    weights = [state[k] for k in keys if k.endswith("weight") and k in state]
+    return int(weights[0].shape[0]) if weights else "?"
+
+
+def _check_fit(
+    model: nn.Module,
+    own: Mapping[str, torch.Tensor],
+    state: Mapping[str, torch.Tensor],
+    path: str | Path,
+    allow_missing: list[str] = (),  # type: ignore[assignment]
+    what: str = "model",
+) -> None:
+    missing = [k for k in own if k not in state and k not in allow_missing]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k}: checkpoint {list(state[k].shape)} vs {what} {list(own[k].shape)}"
+        for k in state
+        if k in own and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
+        if items:
+            shown = ", ".join(items[:_SHOW]) + (", ..." if len(items) > _SHOW else "")
+            noun = "mismatches" if label == "shape" else "keys"
+            parts.append(f"{len(items)} {label} {noun} ({shown})")
+    raise WeightsError(
+        f"Weights file {str(path)!r} does not fit {what} {_model_label(model)!r}: "
+        f"{'; '.join(parts)}. Check that the file belongs to this architecture (official FFNet "
+        "names map to ffseg names, see `ffseg info NAME`), or use pretrained_backbone= to load "
+        "only the encoder."
+    )
+
+
+def load_backbone_weights(
+    model: nn.Module, path: str | Path, *, use_ema: bool = False
+) -> nn.Module:
+    """Initialise only the encoder of ``model`` from a checkpoint (all encoder keys required).
+
+    Works with a full model checkpoint of any head (e.g. an FFNet ImageNet ``X`` model for a
+    segmentation FFNet, as the FFNet authors train), or an encoder-only file. Heads keep their
+    fresh initialisation.
+    """
+    prefix = getattr(model, "encoder_prefix", "backbone_model.")
+    state = read_state_dict(path, use_ema=use_ema)
+    own = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
+    picked = {k: v for k, v in state.items() if k.startswith(prefix)}
+    if not picked:  # an encoder saved on its own: keys lack the prefix
+        picked = {prefix + k: v for k, v in state.items() if prefix + k in own}
+    if not picked:
+        raise WeightsError(
+            f"Weights file {str(path)!r} has no encoder weights for {_model_label(model)!r} "
+            f"(expected keys starting with {prefix!r}, e.g. {next(iter(own), '?')})."
+        )
+    _check_fit(model, own, picked, path, what="encoder of")
+    model.load_state_dict(picked, strict=False)
+    log.info("initialised %d encoder tensors of %s from %s", len(picked), _model_label(model), path)
+    return model
+
+
+def _atomic_write_bytes(path: Path, write: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
+    """Write ``config.json`` + ``model.safetensors`` (atomically) so :func:`load_pretrained` works.
+
+    The model must come from :func:`ffseg.create_model` (its name and arguments are recorded).
+    """
+    args = getattr(model, "model_args", None)
+    if not args:
+        raise ValueError(
+            "save_pretrained needs a model built with ffseg.create_model (its name and arguments "
+            "are stored in config.json); save a custom module with torch.save(state_dict) instead."
+        )
+    from safetensors.torch import save_file
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    cfg = getattr(model, "pretrained_cfg", None)
+    config = {
+        "ffseg_format": 1,
+        "model_args": args,
+        "pretrained_cfg": cfg.to_dict() if cfg is not None else None,
+    }
+    _atomic_write_bytes(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp))
+
+    def write_json(tmp: str) -> None:
+        Path(tmp).write_text(json.dumps(config, indent=2, default=list) + "\n")
+
+    _atomic_write_bytes(directory / CONFIG_NAME, write_json)
+    return directory
+
+
+def load_pretrained(directory: str | Path, **overrides: Any) -> nn.Module:
+    """Re-create a model saved by :func:`save_pretrained` (strict, bit-exact)."""
+    directory = Path(directory)
+    config_path = directory / CONFIG_NAME
+    if not config_path.is_file():
+        raise WeightsError(
+            f"{str(config_path)!r} not found: {str(directory)!r} is not a folder written by "
+            "ffseg.save_pretrained (it needs config.json and model.safetensors)."
+        )
+    try:
+        config = json.loads(config_path.read_text())
+        args = dict(config["model_args"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WeightsError(f"{str(config_path)!r} is not a valid ffseg config: {exc}") from exc
+    name = args.pop("name")
+    args.update(overrides)
+    model = create_model(name, **args)
+    state = read_state_dict(directory / WEIGHTS_NAME)
+    _check_fit(model, model.state_dict(), state, directory / WEIGHTS_NAME)
+    model.load_state_dict(state, strict=True)
+    return model

@@ -1,0 +1,67 @@
+"""The model registry: names, aliases, filtering, errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import ffseg
+from ffseg.models import (
+    UnknownModelError,
+    get_model_entry,
+    is_model,
+    list_aliases,
+    list_models,
+    register_model,
+    resolve_name,
+)
+from tests.conftest import ffnet_golden
+
+
+def test_every_official_ffnet_name_resolves() -> None:
+    golden = ffnet_golden()
+    assert len(golden) == 94
+    canonical = {resolve_name(name) for name in golden}
+    assert canonical == set(list_models("ffnet*"))
+    for name in golden:
+        assert is_model(name) and is_model(name.lower()) and is_model(name.upper())
+
+
+def test_train_variants_share_the_architecture_of_their_twin() -> None:
+    assert resolve_name("segmentation_ffnet150_AAA_train") == "ffnet150_aaa"
+    assert resolve_name("segmentation_ffnet86S_BBB_train") == "ffnet86s_bbb"
+    assert "segmentation_ffnet150_AAA_train" in list_aliases("ffnet150_aaa")
+
+
+def test_list_models_filters_and_natural_sort() -> None:
+    mobile = list_models("ffnet*_mobile")
+    assert mobile and all(n.endswith("_mobile") for n in mobile)
+    s_models = list_models("ffnet*s_bbb_mobile")
+    assert s_models == [
+        "ffnet40s_bbb_mobile", "ffnet54s_bbb_mobile", "ffnet78s_bbb_mobile",
+        "ffnet86s_bbb_mobile", "ffnet150s_bbb_mobile",
+    ]  # fmt: skip
+    both = list_models(["ffnet18*", "ffnet34_aaa"])
+    assert both == ["ffnet18_aax", "ffnet18_daaa", "ffnet18_daac", "ffnet34_aaa"]
+    assert "ffnet18_aax" not in list_models("ffnet18*", exclude_filters="*x")
+    assert list_models("FFNET18_DAAA") == ["ffnet18_daaa"]
+
+
+def test_unknown_name_suggests_close_matches() -> None:
+    with pytest.raises(UnknownModelError) as err:
+        ffseg.create_model("ffnet40s_bbb_mobil")
+    message = str(err.value)
+    assert "ffnet40s_bbb_mobile" in message and "ffseg list" in message
+
+
+def test_registering_a_duplicate_or_uppercase_name_fails() -> None:
+    with pytest.raises(ValueError, match="registered twice"):
+        register_model(get_model_entry("ffnet18_daaa").fn)
+    with pytest.raises(ValueError, match="lowercase"):
+
+        def Bad() -> None: ...
+
+        register_model(Bad)
+
+
+def test_entry_records_module() -> None:
+    assert get_model_entry("segmentation_ffnet40S_BBB_mobile").module == "ffnet"

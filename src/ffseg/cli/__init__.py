@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -15,7 +16,15 @@ from collections.abc import Sequence
 __all__ = ["build_parser", "main"]
 
 #: Modules under ffseg.cli that contribute verbs, in the order ``ffseg --help`` lists them.
-VERB_MODULES = ("models",)
+VERB_MODULES = (
+    "models",  # list, info
+    "data",  # check-data
+    "evaluate",  # val
+    "train",  # train, demo
+    "deploy",  # bench, export, quantize
+    "predict",  # predict
+    "tune",  # tune
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for name in VERB_MODULES:
+        if importlib.util.find_spec(f"ffseg.cli.{name}") is None:
+            continue  # verb not implemented yet
         importlib.import_module(f"ffseg.cli.{name}").register(subparsers)
     return parser
 

@@ -1,6 +1,12 @@
-"""Model registry and every model family (importing a family registers its variants)."""
+"""Model registry and every model family.
 
-from ffseg.models import ffnet  # noqa: F401  (registers the FFNet variants)
+Importing this package imports every public module in it, which registers its variants: a new
+family is one new file here, nothing else to edit.
+"""
+
+import importlib
+import pkgutil
+
 from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegOutput
 from ffseg.models._registry import (
     UnknownModelError,
@@ -41,3 +47,12 @@ __all__ = [
     "resolve_name",
     "save_pretrained",
 ]
+
+
+def _import_families() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_families()

@@ -14,7 +14,7 @@ def resize_to(x: torch.Tensor, size: tuple[int, int] | torch.Size, mode: str) ->
     ``mode`` is ``"bilinear"`` (``align_corners=True``), ``"bilinear_half"`` (bilinear with
     ``align_corners=False``) or ``"nearest"`` (PyTorch's legacy nearest, ``floor(dst*in/out)``).
     """
-    size = (int(size[0]), int(size[1]))
+    size = tuple(size)  # no int(): keeps sizes symbolic under tracing / ONNX export
     if mode == "bilinear":
         return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
     if mode == "bilinear_half":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 
 import pytest
 import torch
@@ -23,7 +23,7 @@ from tests.conftest import GOLDEN
 ZOO = ffseg.list_models(exclude_filters="ffnet*")
 
 
-@lru_cache(maxsize=None)
+@cache
 def golden_params(module: str) -> dict[str, int]:
     path = GOLDEN / "params" / f"{module}.json"
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -62,7 +62,7 @@ def test_metadata_is_complete(built: tuple[str, torch.nn.Module]) -> None:
 
 
 def test_eval_output_shape(built: tuple[str, torch.nn.Module]) -> None:
-    name, model = built
+    _name, model = built
     cfg = model.pretrained_cfg
     h, w = test_input_size(model)
     with torch.inference_mode():
@@ -104,7 +104,7 @@ def test_num_classes_change(built: tuple[str, torch.nn.Module]) -> None:
 
 
 def test_save_load_round_trip(built: tuple[str, torch.nn.Module], tmp_path) -> None:
-    name, model = built
+    _name, model = built
     ffseg.save_pretrained(model, tmp_path)
     loaded = ffseg.load_pretrained(tmp_path).eval()
     for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):

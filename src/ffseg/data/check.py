@@ -1,0 +1,151 @@
+"""Scan a whole dataset and report every problem (``ffseg check-data``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch.utils.data import DataLoader, Dataset
+
+from ffseg.data.datasets.base import (
+    INVALID,
+    DataError,
+    FileSegDataset,
+    SegDataset,
+    read_image,
+    read_mask,
+)
+
+__all__ = ["DataReport", "check_dataset"]
+
+
+@dataclass
+class DataReport:
+    """What a scan found: sample count, per-class pixel counts and every problem."""
+
+    name: str
+    classes: tuple[str, ...]
+    num_samples: int = 0
+    class_pixels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ignore_pixels: int = 0
+    image_sizes: dict[tuple[int, int], int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def format(self) -> str:
+        """A human-readable summary: sizes, class histogram, problems."""
+        total = int(self.class_pixels.sum()) + self.ignore_pixels
+        sizes = ", ".join(f"{h}x{w}: {n}" for (h, w), n in sorted(self.image_sizes.items()))
+        lines = [f"{self.name}: {self.num_samples} samples (image sizes HxW: {sizes or '-'})"]
+        width = max([5, *(len(c) for c in self.classes)])
+        lines.append(f"  {'class':{width}s} {'pixels':>12s} {'share':>7s}")
+        rows = [*zip(self.classes, self.class_pixels.tolist()), ("(ignore)", self.ignore_pixels)]
+        for name, count in rows:
+            share = 100.0 * count / total if total else 0.0
+            flag = "  <- absent" if count == 0 and name != "(ignore)" else ""
+            lines.append(f"  {name:{width}s} {count:12d} {share:6.2f}%{flag}")
+        if self.problems:
+            lines.append(f"  {len(self.problems)} problem(s):")
+            lines += [f"    - {p}" for p in self.problems]
+        else:
+            lines.append("  no problems found")
+        return "\n".join(lines)
+
+
+class _Scan(Dataset):
+    """Checks one sample per item, returning findings instead of raising."""
+
+    def __init__(self, dataset: SegDataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        ds, n = self.dataset, self.dataset.num_classes
+        out: dict[str, Any] = {"problems": [], "hist": np.zeros(n + 1, np.int64), "size": None}
+        if not isinstance(ds, FileSegDataset):
+            try:
+                image, mask = ds.load(i)
+            except (DataError, OSError) as exc:
+                out["problems"].append(str(exc))
+                return out
+            out["size"] = tuple(image.shape[-2:])
+            m = mask.numpy().ravel()
+            valid = (m >= 0) & (m < n)
+            out["hist"][:n] = np.bincount(m[valid], minlength=n)
+            out["hist"][n] = int((m == ds.ignore_index).sum())
+            bad = np.unique(m[~valid & (m != ds.ignore_index)])
+            if len(bad):
+                out["problems"].append(
+                    f"sample {i}: mask values {bad[:10].tolist()} outside classes"
+                )
+            return out
+        img_path, mask_path = ds.samples[i][0], ds.mask_path(i)
+        try:
+            out["size"] = tuple(read_image(img_path).shape[-2:])
+        except DataError as exc:
+            out["problems"].append(str(exc))
+        if mask_path is None:
+            return out
+        try:
+            raw = read_mask(mask_path)
+        except DataError as exc:
+            out["problems"].append(str(exc))
+            return out
+        if out["size"] is not None and raw.shape != out["size"]:
+            out["problems"].append(
+                f"size mismatch: mask {str(mask_path)!r} is {raw.shape[0]}x{raw.shape[1]}, image "
+                f"{str(img_path)!r} is {out['size'][0]}x{out['size'][1]}"
+            )
+        lut = ds.mask_lut(i)
+        raw = raw.astype(np.int64).ravel()
+        inside = raw < len(lut)
+        mapped = np.full(raw.shape, INVALID, np.int64)
+        mapped[inside] = lut[raw[inside]]
+        bad = np.unique(raw[mapped == INVALID])
+        if len(bad):
+            out["problems"].append(
+                f"mask {str(mask_path)!r}: value(s) {bad[:10].tolist()} are neither a class nor "
+                f"ignored ({int((mapped == INVALID).sum())} pixels)"
+            )
+        ok = (mapped >= 0) & (mapped < n)
+        out["hist"][:n] = np.bincount(mapped[ok], minlength=n)
+        out["hist"][n] = int((mapped == ds.ignore_index).sum())
+        return out
+
+
+def _as_list(batch: list[Any]) -> list[Any]:
+    return batch
+
+
+def check_dataset(
+    dataset: SegDataset, name: str = "", num_workers: int = 0, progress: bool = False
+) -> DataReport:
+    """Read every image and mask of ``dataset`` and collect all problems (never raises on data).
+
+    Checks: unreadable / truncated / missing files, colour masks, image-mask size mismatches
+    and mask values that are neither a class nor the ignore index. Also counts pixels per class.
+    """
+    n = dataset.num_classes
+    report = DataReport(name or type(dataset).__name__, tuple(dataset.classes))
+    report.class_pixels = np.zeros(n, np.int64)
+    loader = DataLoader(_Scan(dataset), batch_size=8, num_workers=num_workers, collate_fn=_as_list)
+    if progress:
+        from tqdm.auto import tqdm
+
+        loader = tqdm(loader, desc=f"check {report.name}", leave=False)  # type: ignore[assignment]
+    for batch in loader:
+        for item in batch:
+            report.num_samples += 1
+            report.problems += item["problems"]
+            report.class_pixels += item["hist"][:n]
+            report.ignore_pixels += int(item["hist"][n])
+            if item["size"] is not None:
+                key = (int(item["size"][0]), int(item["size"][1]))
+                report.image_sizes[key] = report.image_sizes.get(key, 0) + 1
+    return report

@@ -1,0 +1,251 @@
+"""The segmentation dataset base class, file readers and label lookup tables.
+
+Every dataset returns ``(image, mask)``: ``tv_tensors.Image`` uint8 ``[3, H, W]`` and
+``tv_tensors.Mask`` int64 ``[H, W]`` whose values are class indices or ``ignore_index`` (255).
+Raw mask values are mapped through a 256-entry lookup table (LUT) at load time; a raw value the
+LUT does not know raises :class:`DataError` instead of silently becoming a wrong label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import tv_tensors
+
+__all__ = [
+    "IGNORE_INDEX",
+    "DataError",
+    "FileSegDataset",
+    "SegDataset",
+    "apply_lut",
+    "generate_palette",
+    "identity_lut",
+    "lut_from_mapping",
+    "read_image",
+    "read_mask",
+    "require_dir",
+]
+
+IGNORE_INDEX = 255
+INVALID = -1  # LUT entry of a raw value that is neither a class nor ignored
+
+Transform = Callable[[Any, Any], tuple[Any, Any]]
+
+
+class DataError(ValueError):
+    """A dataset file or folder is missing, unreadable, or holds values that do not fit."""
+
+
+def require_dir(path: str | Path, what: str, hint: str = "") -> Path:
+    """``path`` as a ``Path`` if it is a directory, else a :class:`DataError` saying what to do."""
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise DataError(
+            f"{what} {str(path)!r} does not exist or is not a directory. "
+            f"{hint or 'Check the --root / path you passed.'}"
+        )
+    return path
+
+
+def _open(path: Path, kind: str) -> Image.Image:
+    try:
+        img = Image.open(path)
+        img.load()  # decode now so truncated files fail here, naming the file
+    except FileNotFoundError:
+        raise DataError(f"{kind} file {str(path)!r} not found (listed but missing).") from None
+    except Exception as exc:  # PIL raises OSError / SyntaxError / ValueError on bad files
+        raise DataError(
+            f"Cannot read {kind.lower()} file {str(path)!r}: {type(exc).__name__}: {exc}. "
+            "The file is truncated or corrupt: re-extract or re-download it, or remove it "
+            "from the dataset (`ffseg check-data` lists every bad file)."
+        ) from exc
+    return img
+
+
+def read_image(path: str | Path) -> tv_tensors.Image:
+    """Decode an image file to a ``tv_tensors.Image`` uint8 ``[3, H, W]`` (RGB)."""
+    img = _open(Path(path), "Image")
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    arr = np.asarray(img)
+    return tv_tensors.Image(torch.from_numpy(arr.copy()).permute(2, 0, 1))
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Decode a label file to a 2-D integer array of raw values (palette indices for 'P' PNGs)."""
+    img = _open(Path(path), "Mask")
+    if img.mode in ("RGB", "RGBA"):
+        raise DataError(
+            f"Mask file {str(path)!r} is a colour ({img.mode}) image, but masks must hold one "
+            "class index per pixel (8-bit grey or palette PNG). Convert colour-coded masks to "
+            "index masks first (map each colour to its class index)."
+        )
+    arr = np.asarray(img)
+    if arr.ndim != 2:
+        raise DataError(f"Mask file {str(path)!r} has shape {arr.shape}; expected H x W.")
+    return arr
+
+
+def identity_lut(num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
+    """LUT keeping values ``0..num_classes-1`` and ``ignore_index``; anything else is invalid."""
+    if not 0 < num_classes <= 255:
+        raise ValueError(f"num_classes must be in 1..255 for 8-bit masks, got {num_classes}")
+    lut = np.full(256, INVALID, dtype=np.int16)
+    lut[:num_classes] = np.arange(num_classes)
+    lut[ignore_index] = ignore_index
+    return lut
+
+
+def lut_from_mapping(mapping: Mapping[int, int], size: int = 256) -> np.ndarray:
+    """LUT from ``{raw value: class index or 255}``; unlisted values are invalid."""
+    lut = np.full(size, INVALID, dtype=np.int16)
+    for raw, target in mapping.items():
+        if not 0 <= int(raw) < size:
+            raise ValueError(f"label_map key {raw} is outside 0..{size - 1}")
+        lut[int(raw)] = int(target)
+    return lut
+
+
+def apply_lut(raw: np.ndarray, lut: np.ndarray, path: str | Path, hint: str = "") -> np.ndarray:
+    """Map raw mask values through ``lut``; raise :class:`DataError` listing invalid values."""
+    raw_i = raw.astype(np.int64, copy=False)
+    if raw_i.size and (raw_i.min() < 0 or raw_i.max() >= len(lut)):
+        bad_vals = np.unique(raw_i[(raw_i < 0) | (raw_i >= len(lut))])
+        mapped = None
+    else:
+        mapped = lut[raw_i]
+        bad_vals = np.unique(raw_i[mapped == INVALID]) if (mapped == INVALID).any() else None
+    if bad_vals is not None and len(bad_vals):
+        valid = np.flatnonzero(lut != INVALID)
+        shown = ", ".join(str(v) for v in bad_vals[:10]) + (" ..." if len(bad_vals) > 10 else "")
+        raise DataError(
+            f"Mask {str(path)!r} contains value(s) {shown} that map to no class and are not "
+            f"the ignore index (accepted raw values: {_ranges(valid)}). "
+            f"{hint or 'Fix the mask, or pass a label_map / the right num_classes.'}"
+        )
+    assert mapped is not None
+    return mapped.astype(np.int64)
+
+
+def _ranges(values: Iterable[int]) -> str:
+    values = sorted(int(v) for v in values)
+    parts: list[str] = []
+    start = prev = None
+    for v in [*values, None]:
+        if v is not None and prev is not None and v == prev + 1:
+            prev = v
+            continue
+        if start is not None:
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = v
+    return ", ".join(parts)
+
+
+def generate_palette(num_classes: int, seed: int = 0) -> tuple[tuple[int, int, int], ...]:
+    """Distinct, deterministic RGB colours for ``num_classes`` classes (golden-ratio hues)."""
+    import colorsys
+
+    out = []
+    for i in range(num_classes):
+        hue = (i * 0.618033988749895 + seed * 0.1) % 1.0
+        sat = 0.65 + 0.35 * ((i // 7) % 2)
+        val = 0.95 - 0.3 * ((i // 3) % 2)
+        r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
+        out.append((round(r * 255), round(g * 255), round(b * 255)))
+    return tuple(out)
+
+
+class SegDataset(Dataset):
+    """Base of every segmentation dataset.
+
+    Subclasses set ``classes`` / ``palette`` and implement :meth:`load` and :meth:`__len__`;
+    ``__getitem__`` applies ``transforms(image, mask)`` when given.
+    """
+
+    classes: tuple[str, ...] = ()
+    palette: tuple[tuple[int, int, int], ...] = ()
+    ignore_index: int = IGNORE_INDEX
+
+    def __init__(self, transforms: Transform | None = None) -> None:
+        self.transforms = transforms
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+        """The untransformed ``(image, mask)`` pair of sample ``index``."""
+        raise NotImplementedError
+
+    def sample_name(self, index: int) -> str:
+        """A short, unique, file-system-safe name of sample ``index`` (used for predictions)."""
+        return f"{index:06d}"
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        image, mask = self.load(index)
+        if self.transforms is not None:
+            return self.transforms(image, mask)
+        return image, mask
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={len(self)}, num_classes={self.num_classes})"
+
+
+class FileSegDataset(SegDataset):
+    """A dataset of ``(image file, mask file)`` pairs with a raw-value LUT.
+
+    ``mask`` may be ``None`` for unlabelled images (the mask is then all ``ignore_index``).
+    """
+
+    #: Appended to the invalid-value error (what the user should check for this dataset).
+    label_hint: str = ""
+
+    def __init__(
+        self,
+        samples: Sequence[tuple[Path, Path | None]],
+        lut: np.ndarray,
+        transforms: Transform | None = None,
+    ) -> None:
+        super().__init__(transforms)
+        self.samples = list(samples)
+        self.lut = lut
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def sample_name(self, index: int) -> str:
+        return self.samples[index][0].stem
+
+    def mask_path(self, index: int) -> Path | None:
+        """The label file of sample ``index`` (overridable, e.g. by pseudo labels)."""
+        return self.samples[index][1]
+
+    def mask_lut(self, index: int) -> np.ndarray:
+        """The LUT for sample ``index``'s label file."""
+        return self.lut
+
+    def load(self, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
+        img_path = self.samples[index][0]
+        image = read_image(img_path)
+        mask_path = self.mask_path(index)
+        h, w = image.shape[-2:]
+        if mask_path is None:
+            return image, tv_tensors.Mask(torch.full((h, w), self.ignore_index, dtype=torch.int64))
+        raw = read_mask(mask_path)
+        if raw.shape != (h, w):
+            raise DataError(
+                f"Mask {str(mask_path)!r} is {raw.shape[0]}x{raw.shape[1]} (HxW) but its image "
+                f"{str(img_path)!r} is {h}x{w}. Image and mask must have the same size: check "
+                "the pairing (list file / suffixes) or resize the mask with nearest interpolation."
+            )
+        mask = apply_lut(raw, self.mask_lut(index), mask_path, self.label_hint)
+        return image, tv_tensors.Mask(torch.from_numpy(mask))

@@ -1,0 +1,143 @@
+"""FolderDataset: custom data as an image folder + annotation folder (or a list file)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ffseg.data.datasets.base import (
+    IGNORE_INDEX,
+    DataError,
+    FileSegDataset,
+    Transform,
+    generate_palette,
+    identity_lut,
+    lut_from_mapping,
+    require_dir,
+)
+
+__all__ = ["FolderDataset", "read_list_file"]
+
+
+def read_list_file(
+    list_file: str | Path, base: str | Path, require_labels: bool = True
+) -> list[tuple[Path, Path | None]]:
+    """Parse lines ``image [mask]`` (paths relative to ``base`` unless absolute)."""
+    list_file, base = Path(list_file), Path(base)
+    samples: list[tuple[Path, Path | None]] = []
+    for lineno, line in enumerate(list_file.read_text().splitlines(), 1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) > 2 or (require_labels and len(parts) != 2):
+            raise DataError(
+                f"{str(list_file)!r} line {lineno}: expected 'image_path label_path', got "
+                f"{line.strip()!r}. Paths must not contain spaces."
+            )
+        image = base / parts[0]
+        mask = base / parts[1] if len(parts) == 2 else None
+        samples.append((image, mask))
+    if not samples:
+        raise DataError(f"List file {str(list_file)!r} lists no samples (empty split).")
+    return samples
+
+
+class FolderDataset(FileSegDataset):
+    """Images in ``img_dir`` paired with masks in ``ann_dir`` by file name.
+
+    ``image.<img_suffix>`` pairs with ``ann_dir/<same relative stem><ann_suffix>`` (sub-folders
+    allowed). Alternatively ``list_file`` lists ``image mask`` lines, relative to ``img_dir``
+    (or absolute). Masks hold class indices (``255`` = ignore); ``reduce_zero_label``
+    maps 0 -> 255 and v -> v - 1 (ADE20K-style), ``label_map`` maps raw values explicitly
+    (``{raw: class or 255}``, unlisted raw values are errors).
+    """
+
+    label_hint = (
+        "Pass label_map={raw_value: class_index_or_255}, reduce_zero_label=True, or the classes "
+        "that match your masks."
+    )
+
+    def __init__(
+        self,
+        img_dir: str | Path,
+        ann_dir: str | Path | None = None,
+        img_suffix: str = ".jpg",
+        ann_suffix: str = ".png",
+        list_file: str | Path | None = None,
+        classes: Sequence[str] = (),
+        palette: Sequence[Sequence[int]] | None = None,
+        reduce_zero_label: bool = False,
+        label_map: Mapping[int, int] | None = None,
+        transforms: Transform | None = None,
+    ) -> None:
+        if not classes:
+            raise DataError("FolderDataset needs classes=[...] (the names of the class indices).")
+        self.classes = tuple(classes)
+        if palette is not None and len(palette) != len(self.classes):
+            raise DataError(
+                f"palette has {len(palette)} colours but there are {len(self.classes)} classes."
+            )
+        self.palette = (
+            tuple(tuple(int(c) for c in rgb) for rgb in palette)  # type: ignore[misc]
+            if palette is not None
+            else generate_palette(len(self.classes))
+        )
+        img_dir = require_dir(img_dir, "Image folder")
+        if list_file is not None:
+            samples = read_list_file(list_file, img_dir, require_labels=False)
+        else:
+            if ann_dir is None:
+                raise DataError("FolderDataset needs ann_dir (mask folder) or list_file.")
+            samples = self._pair(img_dir, require_dir(ann_dir, "Annotation folder"),
+                                 img_suffix, ann_suffix)  # fmt: skip
+        lut = self._build_lut(reduce_zero_label, label_map)
+        super().__init__(samples, lut, transforms)
+        self.img_dir = img_dir
+
+    @staticmethod
+    def _pair(
+        img_dir: Path, ann_dir: Path, img_suffix: str, ann_suffix: str
+    ) -> list[tuple[Path, Path | None]]:
+        images = sorted(p for p in img_dir.rglob(f"*{img_suffix}") if p.is_file())
+        if not images:
+            raise DataError(
+                f"No '*{img_suffix}' images under {str(img_dir)!r} (empty split). "
+                "Check img_suffix (e.g. '.png') and the folder."
+            )
+        samples: list[tuple[Path, Path | None]] = []
+        missing = []
+        for image in images:
+            rel = image.relative_to(img_dir)
+            stem = rel.as_posix()[: -len(img_suffix)]
+            mask = ann_dir / f"{stem}{ann_suffix}"
+            if not mask.is_file():
+                missing.append(str(mask))
+            samples.append((image, mask))
+        if missing:
+            raise DataError(
+                f"{len(missing)} of {len(images)} images have no mask, e.g. {missing[0]!r}. "
+                f"Masks must be named <image name without {img_suffix!r}>{ann_suffix} in "
+                f"{str(ann_dir)!r}; fix ann_suffix or add the masks."
+            )
+        return samples
+
+    def _build_lut(
+        self, reduce_zero_label: bool, label_map: Mapping[int, int] | None
+    ) -> np.ndarray:
+        n = self.num_classes
+        if label_map is not None:
+            if reduce_zero_label:
+                raise DataError("Use either label_map or reduce_zero_label, not both.")
+            bad = {k: v for k, v in label_map.items() if not (0 <= v < n or v == IGNORE_INDEX)}
+            if bad:
+                raise DataError(
+                    f"label_map targets {bad} are neither class indices 0..{n - 1} nor 255."
+                )
+            return lut_from_mapping(label_map)
+        if reduce_zero_label:
+            mapping = {0: IGNORE_INDEX, IGNORE_INDEX: IGNORE_INDEX}
+            mapping.update({v + 1: v for v in range(n)})
+            return lut_from_mapping(mapping)
+        return identity_lut(n)

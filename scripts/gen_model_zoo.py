@@ -70,12 +70,14 @@ def render() -> str:
             cfg = model.pretrained_cfg
             hw = tuple(cfg.input_size[1:])
             seg = cfg.task == "segmentation"
+            sizes = {hw, (1024, 2048), (512, 1024)} if seg else {hw}
+            macs = {size: _gmacs(model, size) for size in sizes}
             miou = cfg.published.get("cityscapes_val_miou")
             lat = latency.get(name, {})
             lines.append(
                 f"| `{name}` | {count_params(model) / 1e6:.2f} | {hw[0]}x{hw[1]} "
-                f"| {_gmacs(model, hw)} | {_gmacs(model, (1024, 2048)) if seg else '-'} "
-                f"| {_gmacs(model, (512, 1024)) if seg else '-'} | {cfg.output_stride or '-'} "
+                f"| {macs[hw]} | {macs.get((1024, 2048), '-')} "
+                f"| {macs.get((512, 1024), '-')} | {cfg.output_stride or '-'} "
                 f"| {miou if miou is not None else '-'} | {lat.get('eager_ms', '-')} "
                 f"| {lat.get('best_ms', '-')} | {', '.join(get_model_entry(name).aliases) or '-'} |"
             )

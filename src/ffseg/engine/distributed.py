@@ -1,0 +1,136 @@
+"""``torch.distributed`` from the ``torchrun`` environment (gloo on CPU, nccl on GPU)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+__all__ = [
+    "DistInfo",
+    "all_reduce_mean",
+    "barrier",
+    "cleanup_distributed",
+    "init_distributed",
+    "is_main_process",
+    "resolve_device",
+    "sync_buffers",
+    "unwrap_model",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")  # noqa: RUF009 (immutable)
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto`` -> ``cuda:<local_rank>`` if CUDA is available, else CPU."""
+    if name == "auto":
+        return (
+            torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+        )
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"train.device={name!r} but CUDA is not available; use cpu or auto")
+        if device.index is None:
+            device = torch.device(f"cuda:{local_rank}")
+    return device
+
+
+def init_distributed(device: str = "auto", backend: str | None = None) -> DistInfo:
+    """Initialise the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1).
+
+    Reads ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and ``MASTER_ADDR`` / ``MASTER_PORT``)
+    from the environment. Without them this is a single process on ``device``.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = resolve_device(device, local_rank)
+    if world <= 1:
+        return DistInfo(0, 1, 0, dev)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    if not dist.is_initialized():
+        dist.init_process_group(
+            backend=backend or ("nccl" if dev.type == "cuda" else "gloo"),
+            init_method="env://",
+            world_size=world,
+            rank=rank,
+            timeout=timedelta(minutes=30),
+        )
+    log.debug("rank %d/%d on %s", rank, world, dev)
+    return DistInfo(rank, world, local_rank, dev)
+
+
+def cleanup_distributed() -> None:
+    """Destroy the process group if one is active."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def is_main_process() -> bool:
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
+    """Mean of ``value`` over ranks (a copy; identity when not distributed)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return value
+    out = value.detach().clone()
+    dist.all_reduce(out)
+    return out / dist.get_world_size()
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain module inside DDP and ``torch.compile`` wrappers."""
+    while True:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+@torch.no_grad()
+def sync_buffers(model: nn.Module) -> None:
+    """Average floating-point buffers (BatchNorm running statistics) over ranks.
+
+    Without SyncBN every rank keeps statistics of its own shard; averaging them before
+    evaluation and checkpointing gives every rank the same, better-estimated model.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    world = dist.get_world_size()
+    for buf in model.buffers():
+        if buf.is_floating_point():
+            dist.all_reduce(buf)
+            buf.div_(world)

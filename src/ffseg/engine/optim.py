@@ -1,0 +1,92 @@
+"""Optimizers with per-group weight decay and per-iteration LR schedules (poly, cosine)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["build_optimizer", "build_scheduler", "lr_factor", "param_groups"]
+
+
+def param_groups(
+    model: nn.Module,
+    weight_decay: float,
+    norm_bias_decay: bool = False,
+    backbone_lr_mult: float = 1.0,
+) -> list[dict[str, Any]]:
+    """Split parameters into (encoder | rest) x (decay | no decay) groups.
+
+    Norm-layer weights and all biases get no weight decay unless ``norm_bias_decay``; encoder
+    parameters (under ``model.encoder_prefix``) get ``lr_mult = backbone_lr_mult``.
+    """
+    prefix = getattr(model, "encoder_prefix", "backbone_model.")
+    norm_types = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+    no_decay: set[str] = set()
+    for mod_name, module in model.named_modules():
+        for p_name, _ in module.named_parameters(recurse=False):
+            full = f"{mod_name}.{p_name}" if mod_name else p_name
+            if isinstance(module, norm_types) or p_name == "bias":
+                no_decay.add(full)
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        key = (name.startswith(prefix), name in no_decay and not norm_bias_decay)
+        groups.setdefault(key, []).append(p)
+    out = []
+    for (is_backbone, skip_decay), params in sorted(groups.items()):
+        out.append(
+            {
+                "params": params,
+                "weight_decay": 0.0 if skip_decay else weight_decay,
+                "lr_mult": backbone_lr_mult if is_backbone else 1.0,
+            }
+        )
+    return out
+
+
+def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
+    """SGD, AdamW or RMSprop from a :class:`ffseg.config.OptimConfig`."""
+    groups = param_groups(model, cfg.weight_decay, cfg.norm_bias_decay, cfg.backbone_lr_mult)
+    for g in groups:
+        g["lr"] = cfg.lr * g["lr_mult"]
+    name = cfg.name.lower()
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(
+            groups, lr=cfg.lr, alpha=cfg.alpha, eps=cfg.eps, momentum=cfg.momentum
+        )
+    raise ValueError(f"optim.name must be sgd, adamw or rmsprop; got {cfg.name!r}")
+
+
+def lr_factor(it: int, total: int, cfg: Any) -> float:
+    """LR multiplier at iteration ``it`` of ``total``: linear warm-up, then poly / cosine."""
+    warmup = min(cfg.warmup_iters, max(total - 1, 0))
+    if it < warmup:
+        alpha = it / warmup
+        return cfg.warmup_factor * (1 - alpha) + alpha
+    progress = (it - warmup) / max(1, total - warmup)
+    progress = min(max(progress, 0.0), 1.0)
+    name = cfg.name.lower()
+    if name == "poly":
+        factor = (1 - progress) ** cfg.power
+    elif name == "cosine":
+        factor = 0.5 * (1 + math.cos(math.pi * progress))
+    elif name == "constant":
+        factor = 1.0
+    else:
+        raise ValueError(f"sched.name must be poly, cosine or constant; got {cfg.name!r}")
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * factor
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: Any, total_iters: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A ``LambdaLR`` to call once per iteration (its lambda is not pickled into checkpoints)."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: lr_factor(it, total_iters, cfg))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -23,7 +22,6 @@ VERB_MODULES = (
     "train",  # train, demo
     "deploy",  # bench, export, quantize
     "predict",  # predict
-    "tune",  # tune
 )
 
 
@@ -37,8 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for name in VERB_MODULES:
-        if importlib.util.find_spec(f"ffseg.cli.{name}") is None:
-            continue  # verb not implemented yet
         importlib.import_module(f"ffseg.cli.{name}").register(subparsers)
     return parser
 

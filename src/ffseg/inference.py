@@ -392,6 +392,8 @@ class Segmenter:
         if isinstance(source, (list, tuple)):
             return [self(img, return_probs) for img in source]  # type: ignore[misc]
         image = load_image(source)  # type: ignore[arg-type]
+        if not image.flags.writeable:  # PIL-backed or user arrays may be read-only
+            image = image.copy()
         tensor = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
         return self.predict_batch(tensor, return_probs)[0]
 

@@ -91,8 +91,8 @@ def main() -> None:
         "",
         f"- Command: `{command}`",
         f"- Machine: {platform.machine()}, {_cpu_name()}, {os.cpu_count()} logical CPUs, "
-        f"torch threads {torch.get_num_threads()}; load average at the end {load[0]:.2f} "
-        "(the CPU was shared with other jobs)",
+        f"torch threads {torch.get_num_threads()}; load average at the end {load[0]:.2f}"
+        f"{' (the CPU was shared with other jobs)' if load[0] > 1.5 else ''}",
         f"- Versions: Python {platform.python_version()}, torch {torch.__version__}, "
         f"torchvision {torchvision.__version__}, numpy {np.__version__}, Pillow {PIL.__version__}",
         f"- Pipeline: CamVid train list, PNG decode (Pillow) + random scale 0.5-2.0 + random "

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 import ffseg
-from ffseg.data.classes import CAMVID_PALETTE, CITYSCAPES_PALETTE
+from ffseg.classes import CAMVID_PALETTE, CITYSCAPES_PALETTE
 from ffseg.deploy.export import export_onnx
 from ffseg.inference import (
     Segmenter,

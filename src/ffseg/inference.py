@@ -7,7 +7,6 @@ flip averaging, and whole-image or sliding-window inference.
 
 from __future__ import annotations
 
-import colorsys
 import json
 import os
 import tempfile
@@ -23,7 +22,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from ffseg.data.classes import CAMVID_PALETTE, CITYSCAPES_PALETTE
+from ffseg import viz
+from ffseg.classes import Palette, generate_palette, get_palette, palette_for
+from ffseg.viz import colorize
 
 __all__ = [
     "ImageInput",
@@ -42,62 +43,13 @@ __all__ = [
 ]
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
-Palette = Sequence[tuple[int, int, int]]
-
-
-# ----------------------------------------------------------------------------- palettes
-def generate_palette(num_classes: int) -> list[tuple[int, int, int]]:
-    """``num_classes`` distinct colours (golden-ratio hue steps, alternating brightness)."""
-    colours = []
-    for i in range(num_classes):
-        hue = (i * 0.618033988749895) % 1.0
-        value = 0.95 if i % 2 == 0 else 0.7
-        r, g, b = colorsys.hsv_to_rgb(hue, 0.75, value)
-        colours.append((round(r * 255), round(g * 255), round(b * 255)))
-    return colours
-
-
-def get_palette(name_or_classes: str | int) -> list[tuple[int, int, int]]:
-    """A palette by dataset name (``"cityscapes"``, ``"camvid"``) or a generated one of ``n``."""
-    if isinstance(name_or_classes, int):
-        return generate_palette(name_or_classes)
-    key = name_or_classes.lower()
-    if key == "cityscapes":
-        return list(CITYSCAPES_PALETTE)
-    if key == "camvid":
-        return list(CAMVID_PALETTE)
-    raise ValueError(
-        f"unknown palette {name_or_classes!r}; use 'cityscapes', 'camvid' or a class count"
-    )
-
-
-def palette_for(cfg: Any, num_classes: int | None = None) -> list[tuple[int, int, int]]:
-    """The palette matching a ``pretrained_cfg`` (its dataset, if the class count fits)."""
-    n = int(num_classes if num_classes is not None else getattr(cfg, "num_classes", 0) or 0)
-    dataset = str(getattr(cfg, "dataset", "") or "").lower()
-    known = {"cityscapes": CITYSCAPES_PALETTE, "camvid": CAMVID_PALETTE}.get(dataset)
-    if known is not None and len(known) == n:
-        return list(known)
-    return generate_palette(n)
-
-
-def colorize(mask: np.ndarray | torch.Tensor, palette: Palette) -> Image.Image:
-    """An RGB image of a label mask; labels outside the palette (e.g. 255) are black."""
-    labels = mask.cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
-    table = np.zeros((256, 3), dtype=np.uint8)
-    table[: len(palette)] = np.asarray(palette, dtype=np.uint8)[:256]
-    return Image.fromarray(table[np.clip(labels, 0, 255).astype(np.uint8)], mode="RGB")
 
 
 def overlay(
     image: ImageInput, mask: np.ndarray | torch.Tensor, palette: Palette, alpha: float = 0.5
 ) -> Image.Image:
-    """The image blended with its colour mask (``alpha`` = weight of the mask)."""
-    base = Image.fromarray(load_image(image))
-    colours = colorize(mask, palette)
-    if colours.size != base.size:
-        colours = colours.resize(base.size, Image.NEAREST)
-    return Image.blend(base, colours, alpha)
+    """The image (any :data:`ImageInput`, paths too) blended with its colour mask."""
+    return viz.overlay(load_image(image), mask, palette, alpha)
 
 
 # ----------------------------------------------------------------------------- inputs

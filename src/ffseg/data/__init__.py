@@ -1,6 +1,6 @@
 """Datasets, transforms, samplers, class names and palettes."""
 
-from ffseg.data.classes import CAMVID_CLASSES, CITYSCAPES_CLASSES, imagenet_classes
+from ffseg.classes import CAMVID_CLASSES, CITYSCAPES_CLASSES, imagenet_classes
 from ffseg.data.datasets import (
     CITYSCAPES_ID_TO_TRAINID,
     DATASETS,

@@ -13,7 +13,7 @@ from torch import nn
 
 from ffseg.layers.conv_bn_act import ConvBNAct
 
-__all__ = ["DSConvBNAct", "DWConvBNAct", "InvertedResidual", "SEBlock", "kaiming_init_"]
+__all__ = ["DSConvBNAct", "DWConvBNAct", "InvertedResidual", "SEBlock"]
 
 Act = Callable[[], nn.Module] | None
 
@@ -105,18 +105,3 @@ class SEBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         w = self.fc2(self.act(self.fc1(self.pool(x))))
         return x * torch.sigmoid(w)
-
-
-def kaiming_init_(module: nn.Module) -> None:
-    """He-normal (fan-out, ReLU) convs, BN weight 1 / bias 0, zero conv/linear biases."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)

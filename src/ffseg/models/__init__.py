@@ -7,11 +7,12 @@ family is one new file here, nothing else to edit.
 import importlib
 import pkgutil
 
-from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegModel, SegOutput
+from ffseg.models._factory import create_model, load_model, load_pretrained, save_pretrained
 from ffseg.models._registry import (
     UnknownModelError,
-    create_model,
     get_model_entry,
+    get_pretrained_cfg,
     is_model,
     list_aliases,
     list_models,
@@ -21,9 +22,8 @@ from ffseg.models._registry import (
 from ffseg.models._weights import (
     WeightsError,
     load_backbone_weights,
-    load_pretrained,
     load_pretrained_weights,
-    save_pretrained,
+    read_state_dict,
 )
 from ffseg.models.ffnet import FFNet
 
@@ -32,17 +32,21 @@ __all__ = [
     "FFNet",
     "FeatureInfo",
     "PretrainedCfg",
+    "SegModel",
     "SegOutput",
     "UnknownModelError",
     "WeightsError",
     "create_model",
     "get_model_entry",
+    "get_pretrained_cfg",
     "is_model",
     "list_aliases",
     "list_models",
     "load_backbone_weights",
+    "load_model",
     "load_pretrained",
     "load_pretrained_weights",
+    "read_state_dict",
     "register_model",
     "resolve_name",
     "save_pretrained",

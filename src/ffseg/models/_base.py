@@ -1,11 +1,14 @@
-"""Shared model types: the metadata every model carries and the training-time output."""
+"""Shared model types: the metadata every model carries, the training-time output, and
+:class:`SegModel`, the base class of every ffseg network."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -13,6 +16,7 @@ __all__ = [
     "AuxOutput",
     "FeatureInfo",
     "PretrainedCfg",
+    "SegModel",
     "SegOutput",
 ]
 
@@ -43,11 +47,12 @@ class PretrainedCfg:
     license: str = ""
     paper: str = ""
     family: str = ""
-    classifier: str = ""
-    onnx_dynamic_shapes: bool = True
-    torchscript: bool = True
-    quantizable: bool = True
+    palette: tuple[tuple[int, int, int], ...] | None = None
+    classifier: str = ""  # TRANSITION: replaced by SegModel.classifier_path; remove when unused
+    onnx_dynamic_shapes: bool = True  # TRANSITION: replaced by SegModel.supports_dynamic_shapes
     min_input_size: tuple[int, int] = (32, 32)
+    crop_pct: float = 0.875  # classification eval: resize to size / crop_pct, centre-crop size
+    model_args: dict[str, Any] = field(default_factory=dict)  # what rebuilds this exact model
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
@@ -56,6 +61,22 @@ class PretrainedCfg:
     def replace(self, **changes: Any) -> PretrainedCfg:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PretrainedCfg:
+        """Rebuild from :meth:`to_dict` output (JSON lists become tuples; unknown keys ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        tuples = {"input_size", "mean", "std", "classes", "min_input_size"}
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in known:
+                continue
+            if key in tuples and value is not None:
+                value = tuple(value)
+            elif key == "palette" and value is not None:
+                value = tuple(tuple(int(v) for v in c) for c in value)
+            out[key] = value
+        return cls(**out)
 
 
 @dataclass
@@ -87,3 +108,78 @@ class FeatureInfo:
     num_chs: int
     reduction: int
     module: str = ""
+
+
+class SegModel(nn.Module):
+    """Base class of every ffseg model (segmentation or classification).
+
+    A subclass calls ``super().__init__(num_classes)`` first, builds its modules, and states
+    where its parts live as class attributes:
+
+    * ``encoder_attr``: the attribute holding the encoder (returned by :meth:`feature_encoder`,
+      and whose state_dict prefix ``pretrained_backbone=`` loads);
+    * ``classifier_path``: the dotted path of the final layer that maps features to classes
+      (re-initialised by :meth:`reset_classifier` and when a checkpoint's class count differs);
+    * auxiliary training heads, if any, live in one ``nn.ModuleDict`` named ``aux_heads``;
+    * capability flags read by export, quantization and the tests.
+
+    ``forward(x)`` returns one tensor (logits at ``1/output_stride``); :meth:`forward_train`
+    returns a :class:`SegOutput` with the auxiliary outputs the loss uses.
+    """
+
+    encoder_attr: ClassVar[str] = "encoder"
+    classifier_path: ClassVar[str] = "head.cls"
+    #: ONNX export with dynamic height/width gives correct results.
+    supports_dynamic_shapes: ClassVar[bool] = True
+    #: ``torch.jit.trace`` gives correct results at other input sizes.
+    supports_torchscript: ClassVar[bool] = True
+    #: ONNX Runtime INT8 post-training quantization is meaningful for this model.
+    supports_int8: ClassVar[bool] = True
+
+    pretrained_cfg: PretrainedCfg
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+        self.num_classes = num_classes
+
+    @property
+    def encoder_prefix(self) -> str:
+        """State-dict prefix of the encoder's weights (e.g. ``"encoder."``)."""
+        return f"{self.encoder_attr}."
+
+    def forward_train(self, x: torch.Tensor) -> SegOutput:
+        """Training outputs; models without auxiliary heads return just the logits."""
+        return SegOutput(self(x))
+
+    def feature_encoder(self) -> nn.Module:
+        """The encoder (sharing this model's weights) for ``features_only``."""
+        return getattr(self, self.encoder_attr)
+
+    def get_classifier(self) -> nn.Module:
+        """The final layer mapping features to class scores."""
+        return self.get_submodule(self.classifier_path)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the final layer by a freshly initialised one with ``num_classes`` outputs."""
+        old = self.get_classifier()
+        if isinstance(old, nn.Conv2d):
+            new: nn.Module = nn.Conv2d(
+                old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
+                old.dilation, old.groups, old.bias is not None,
+            )  # fmt: skip
+        elif isinstance(old, nn.Linear):
+            new = nn.Linear(old.in_features, num_classes, old.bias is not None)
+        else:
+            raise TypeError(f"cannot reset classifier of type {type(old).__name__}")
+        self.set_submodule(self.classifier_path, new.to(old.weight.device, old.weight.dtype))
+        self.num_classes = num_classes
+        cfg = getattr(self, "pretrained_cfg", None)
+        if cfg is not None:
+            same = cfg.num_classes == num_classes
+            self.pretrained_cfg = cfg.replace(
+                num_classes=num_classes,
+                classes=cfg.classes if same else None,
+                palette=cfg.palette if same else None,
+            )

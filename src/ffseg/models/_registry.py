@@ -1,8 +1,11 @@
-"""Model registry: register, list and create models by name (timm style).
+"""Model registry: names, aliases and default cfgs only (timm style); it builds nothing.
 
 Every variant is a function decorated with :func:`register_model` whose body only states its
-hyper-parameters. Names are lowercase; aliases (such as the official FFNet names) resolve to a
-canonical name, and lookups are case-insensitive.
+hyper-parameters. Its metadata is data: the family module's ``default_cfgs`` dict (defined
+before the variants) maps each variant name to a :class:`PretrainedCfg`, recorded here at
+registration, so :func:`get_pretrained_cfg` answers without building a model. Names are
+lowercase; aliases (such as the official FFNet names) resolve to a canonical name, and lookups
+are case-insensitive. Building lives in :mod:`ffseg.models._factory`.
 """
 
 from __future__ import annotations
@@ -10,18 +13,20 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from ffseg.models._base import PretrainedCfg
+
 __all__ = [
     "ModelEntry",
     "UnknownModelError",
-    "create_model",
     "get_model_entry",
+    "get_pretrained_cfg",
     "is_model",
     "list_aliases",
     "list_models",
@@ -40,6 +45,7 @@ class ModelEntry:
     fn: ModelFn
     module: str
     aliases: tuple[str, ...] = ()
+    pretrained_cfg: PretrainedCfg | None = None
 
 
 class UnknownModelError(KeyError):
@@ -70,7 +76,11 @@ def register_model(
             raise ValueError(f"model {name!r} is registered twice")
         alias_tuple = tuple(aliases)
         module = f.__module__.rsplit(".", 1)[-1]
-        _MODELS[name] = ModelEntry(name=name, fn=f, module=module, aliases=alias_tuple)
+        cfgs = getattr(sys.modules.get(f.__module__), "default_cfgs", None) or {}
+        cfg = cfgs.get(name)
+        if cfg is not None and cfg.architecture != name:
+            cfg = cfg.replace(architecture=name)
+        _MODELS[name] = ModelEntry(name, f, module, alias_tuple, cfg)
         for alias in alias_tuple:
             key = alias.lower()
             if key in _MODELS or _ALIASES.get(key, name) != name:
@@ -145,43 +155,12 @@ def get_model_entry(name: str) -> ModelEntry:
     return _MODELS[resolve_name(name)]
 
 
-def create_model(
-    name: str,
-    pretrained: str | Path | None = None,
-    num_classes: int | None = None,
-    *,
-    features_only: bool = False,
-    pretrained_backbone: str | Path | None = None,
-    **kwargs: Any,
-) -> nn.Module:
-    """Build a registered model.
-
-    Args:
-        name: canonical name or alias (case-insensitive), e.g. ``"ffnet40s_bbb_mobile"`` or
-            ``"segmentation_ffnet40S_BBB_mobile"``.
-        pretrained: path to a local checkpoint (``.pth``/``.pt``/``.safetensors``); official files
-            load as they are. If ``num_classes`` differs from the checkpoint, only the final
-            classifier is re-initialised.
-        num_classes: number of output classes (default: the variant's own, e.g. 19).
-        features_only: return the encoder only, with ``feature_info`` (channels, reduction).
-        pretrained_backbone: path to a checkpoint whose encoder weights initialise this model's
-            encoder (e.g. an ImageNet classification checkpoint); the rest stays freshly initialised.
-        **kwargs: passed to the variant's constructor.
-    """
-    from ffseg.models import _weights  # late import: _weights depends on this module
-
+def get_pretrained_cfg(name: str) -> PretrainedCfg:
+    """The registered default cfg of a model name or alias, without building the model."""
     entry = get_model_entry(name)
-    build_kwargs = dict(kwargs)
-    if num_classes is not None:
-        build_kwargs["num_classes"] = num_classes
-    model = entry.fn(**build_kwargs)
-    model.model_args = {"name": entry.name, **build_kwargs}
-    if pretrained is not None:
-        _weights.load_pretrained_weights(model, pretrained)
-    if pretrained_backbone is not None:
-        _weights.load_backbone_weights(model, pretrained_backbone)
-    if features_only:
-        if not hasattr(model, "feature_encoder"):
-            raise ValueError(f"model {entry.name!r} does not provide features_only")
-        return model.feature_encoder()
-    return model
+    if entry.pretrained_cfg is None:
+        raise KeyError(
+            f"model {entry.name!r} has no default cfg: add it to default_cfgs in "
+            f"ffseg/models/{entry.module}.py (see docs/CONTRIBUTING.md)"
+        )
+    return entry.pretrained_cfg

@@ -7,10 +7,7 @@ Accepted checkpoints: a plain state_dict, ``{"state_dict": ...}``, ``{"model": .
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,21 +15,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.models._registry import create_model
-
 __all__ = [
     "WeightsError",
+    "check_fit",
     "load_backbone_weights",
-    "load_pretrained",
     "load_pretrained_weights",
     "read_state_dict",
-    "save_pretrained",
 ]
 
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 _PREFIXES = ("module.", "_orig_mod.")
 _SHOW = 5  # how many keys an error message lists
 
@@ -137,7 +129,7 @@ def load_pretrained_weights(
         )
     if "smoothing.weight" in own and "smoothing.weight" not in state:
         state["smoothing.weight"] = own["smoothing.weight"]
-    _check_fit(model, own, state, path, allow_missing=skipped_head)
+    check_fit(model, own, state, path, allow_missing=skipped_head)
     model.load_state_dict(state, strict=not skipped_head)
     if skipped_head:
         ckpt_classes = _num_classes_of(read_state_dict(path, use_ema), skipped_head)
@@ -157,7 +149,7 @@ def _num_classes_of(state: Mapping[str, torch.Tensor], keys: list[str]) -> int |
     return int(weights[0].shape[0]) if weights else "?"
 
 
-def _check_fit(
+def check_fit(
     model: nn.Module,
     own: Mapping[str, torch.Tensor],
     state: Mapping[str, torch.Tensor],
@@ -208,72 +200,7 @@ def load_backbone_weights(
             f"Weights file {str(path)!r} has no encoder weights for {_model_label(model)!r} "
             f"(expected keys starting with {prefix!r}, e.g. {next(iter(own), '?')})."
         )
-    _check_fit(model, own, picked, path, what="encoder of")
+    check_fit(model, own, picked, path, what="encoder of")
     model.load_state_dict(picked, strict=False)
     log.info("initialised %d encoder tensors of %s from %s", len(picked), _model_label(model), path)
-    return model
-
-
-def _atomic_write_bytes(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
-    """Write ``config.json`` + ``model.safetensors`` (atomically) so :func:`load_pretrained` works.
-
-    The model must come from :func:`ffseg.create_model` (its name and arguments are recorded).
-    """
-    args = getattr(model, "model_args", None)
-    if not args:
-        raise ValueError(
-            "save_pretrained needs a model built with ffseg.create_model (its name and arguments "
-            "are stored in config.json); save a custom module with torch.save(state_dict) instead."
-        )
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    cfg = getattr(model, "pretrained_cfg", None)
-    config = {
-        "ffseg_format": 1,
-        "model_args": args,
-        "pretrained_cfg": cfg.to_dict() if cfg is not None else None,
-    }
-    _atomic_write_bytes(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp))
-
-    def write_json(tmp: str) -> None:
-        Path(tmp).write_text(json.dumps(config, indent=2, default=list) + "\n")
-
-    _atomic_write_bytes(directory / CONFIG_NAME, write_json)
-    return directory
-
-
-def load_pretrained(directory: str | Path, **overrides: Any) -> nn.Module:
-    """Re-create a model saved by :func:`save_pretrained` (strict, bit-exact)."""
-    directory = Path(directory)
-    config_path = directory / CONFIG_NAME
-    if not config_path.is_file():
-        raise WeightsError(
-            f"{str(config_path)!r} not found: {str(directory)!r} is not a folder written by "
-            "ffseg.save_pretrained (it needs config.json and model.safetensors)."
-        )
-    try:
-        config = json.loads(config_path.read_text())
-        args = dict(config["model_args"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise WeightsError(f"{str(config_path)!r} is not a valid ffseg config: {exc}") from exc
-    name = args.pop("name")
-    args.update(overrides)
-    model = create_model(name, **args)
-    state = read_state_dict(directory / WEIGHTS_NAME)
-    _check_fit(model, model.state_dict(), state, directory / WEIGHTS_NAME)
-    model.load_state_dict(state, strict=True)
     return model

@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.data.classes import CITYSCAPES_CLASSES
+from ffseg.classes import CITYSCAPES_CLASSES
 from ffseg.layers import ConvBNAct, resize_to
 from ffseg.layers.fusion import AttentionRefinementModule, FeatureFusionModule, SegHead
-from ffseg.layers.lightweight import kaiming_init_
+from ffseg.layers.init import kaiming_init_
 from ffseg.models._base import AuxOutput, PretrainedCfg, SegOutput
 from ffseg.models._registry import register_model
 from ffseg.models.resnet import ResNetEncoder, build_backbone

@@ -23,10 +23,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.data.classes import CITYSCAPES_CLASSES
+from ffseg.classes import CITYSCAPES_CLASSES
 from ffseg.layers.conv_bn_act import ConvBNAct
 from ffseg.layers.fusion import SegHead
-from ffseg.layers.lightweight import DWConvBNAct, kaiming_init_
+from ffseg.layers.init import kaiming_init_
+from ffseg.layers.lightweight import DWConvBNAct
 from ffseg.layers.resample import resize_to
 from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegOutput
 from ffseg.models._registry import register_model

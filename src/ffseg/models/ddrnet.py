@@ -21,12 +21,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.data.classes import CITYSCAPES_CLASSES
-from ffseg.layers import conv1x1, conv3x3, resize_to
-from ffseg.layers.lightweight import kaiming_init_
+from ffseg.layers import conv1x1, conv3x3, kaiming_init_, resize_to
 from ffseg.layers.pyramid import DAPPM, BNActConv
-from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegModel, SegOutput
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 from ffseg.models.resnet import BasicBlock
 
 __all__ = ["DDRNet", "DDRNetEncoder", "DualResolutionStage", "SegmentHead"]
@@ -35,7 +35,6 @@ PAPER = (
     "Hong et al., Deep Dual-resolution Networks for Real-time and Accurate Semantic "
     "Segmentation of Road Scenes, arXiv:2101.06085, 2021"
 )
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
 
 
 class _Basic(BasicBlock):
@@ -185,10 +184,10 @@ class DDRNetEncoder(nn.Module):
         return self.forward_all(x)[0]
 
 
-class DDRNet(nn.Module):
+class DDRNet(SegModel):
     """DDRNet-23-slim / 23 / 39 (see the module docstring)."""
 
-    encoder_prefix = "encoder."
+    classifier_path = "head.1.2"
 
     def __init__(
         self,
@@ -200,24 +199,11 @@ class DDRNet(nn.Module):
         num_classes: int = 19,
         aux_weight: float = 0.4,
     ) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes)
         self.aux_weight = aux_weight
         self.encoder = DDRNetEncoder(planes, depths, stage3_parts, spp_planes)
-        self.aux_head = SegmentHead(2 * planes, head_planes, num_classes)
+        self.aux_heads = nn.ModuleDict({"aux": SegmentHead(2 * planes, head_planes, num_classes)})
         self.head = SegmentHead(4 * planes, head_planes, num_classes)
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="ddrnet",
-            num_classes=num_classes,
-            output_stride=8,
-            classifier="head.1.2",
-            paper=PAPER,
-            license=LICENSE,
-            family="ddrnet",
-            min_input_size=(64, 64),
-        )
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -228,41 +214,43 @@ class DDRNet(nn.Module):
     def forward_train(self, x: torch.Tensor) -> SegOutput:
         """Main logits plus the auxiliary head on the stage-3 high-resolution branch."""
         feats, aux_in = self.encoder.forward_all(x)
-        aux = AuxOutput("aux", self.aux_head(aux_in), self.aux_weight, "seg")
+        aux = AuxOutput("aux", self.aux_heads["aux"](aux_in), self.aux_weight, "seg")
         return SegOutput(self.head(feats[2] + feats[3]), [aux])
 
-    def feature_encoder(self) -> DDRNetEncoder:
-        """The dual-resolution trunk (shares this model's weights) for ``features_only``."""
-        return self.encoder
+
+def _cfg(**published: float) -> PretrainedCfg:
+    return zoo_cfg(family="ddrnet", paper=PAPER, output_stride=8, published=published)
 
 
-def _ddrnet(name: str, published: dict[str, float], **kwargs: Any) -> DDRNet:
-    model = DDRNet(**kwargs)
-    classes = CITYSCAPES_CLASSES if model.num_classes == 19 else None
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        architecture=name, classes=classes, published=published
-    )
-    return model
+default_cfgs = {
+    "ddrnet23_slim": _cfg(cityscapes_val_miou=77.8),
+    "ddrnet23": _cfg(cityscapes_val_miou=79.5),
+    "ddrnet39": _cfg(cityscapes_test_miou=80.4),
+}
+
+
+def _create_ddrnet(variant: str, **kwargs: Any) -> DDRNet:
+    return build_model(DDRNet, variant, **kwargs)
 
 
 @register_model
 def ddrnet23_slim(**kwargs: Any) -> DDRNet:
-    """DDRNet-23-slim (planes 32, head 64); paper: 5.7 M params, 77.8 Cityscapes val mIoU."""
-    kw: dict[str, Any] = dict(planes=32, depths=(2, 2, 2, 2), spp_planes=128, head_planes=64)
-    return _ddrnet("ddrnet23_slim", {"cityscapes_val_miou": 77.8}, **{**kw, **kwargs})
+    """DDRNet-23-slim (planes 32, head 64); paper: 5.7 M params."""
+    args: dict[str, Any] = dict(planes=32, depths=(2, 2, 2, 2), spp_planes=128, head_planes=64)
+    return _create_ddrnet("ddrnet23_slim", **{**args, **kwargs})
 
 
 @register_model
 def ddrnet23(**kwargs: Any) -> DDRNet:
-    """DDRNet-23 (planes 64, head 128); paper: 20.1 M params, 79.5 Cityscapes val mIoU."""
-    kw: dict[str, Any] = dict(planes=64, depths=(2, 2, 2, 2), spp_planes=128, head_planes=128)
-    return _ddrnet("ddrnet23", {"cityscapes_val_miou": 79.5}, **{**kw, **kwargs})
+    """DDRNet-23 (planes 64, head 128); paper: 20.1 M params."""
+    args: dict[str, Any] = dict(planes=64, depths=(2, 2, 2, 2), spp_planes=128, head_planes=128)
+    return _create_ddrnet("ddrnet23", **{**args, **kwargs})
 
 
 @register_model
 def ddrnet39(**kwargs: Any) -> DDRNet:
     """DDRNet-39 (depths 3-4-6-3, stage 3 in two fused halves, head 256); paper: 32.3 M."""
-    kw: dict[str, Any] = dict(
+    args: dict[str, Any] = dict(
         planes=64, depths=(3, 4, 6, 3), stage3_parts=2, spp_planes=128, head_planes=256
     )
-    return _ddrnet("ddrnet39", {"cityscapes_test_miou": 80.4}, **{**kw, **kwargs})
+    return _create_ddrnet("ddrnet39", **{**args, **kwargs})

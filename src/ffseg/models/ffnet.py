@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ffseg.data.classes import CITYSCAPES_CLASSES, imagenet_classes
+from ffseg.classes import CITYSCAPES_CLASSES, imagenet_classes
 from ffseg.models._registry import register_model
 from ffseg.models.ffnet_arch import FFNet, FFNetEncoder, FFNetUpHead
 from ffseg.models.resnet import BACKBONES

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.data.classes import CITYSCAPES_CLASSES
+from ffseg.classes import CITYSCAPES_CLASSES
 from ffseg.layers import ConvBNAct, conv1x1, conv3x3, resize_to
-from ffseg.layers.lightweight import kaiming_init_
+from ffseg.layers.init import kaiming_init_
 from ffseg.models._base import FeatureInfo, PretrainedCfg, SegOutput
 from ffseg.models._registry import register_model
 from ffseg.models.resnet import BasicBlock, Bottleneck, make_stage

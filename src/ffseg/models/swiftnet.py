@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.data.classes import CITYSCAPES_CLASSES
+from ffseg.classes import CITYSCAPES_CLASSES
 from ffseg.layers import resize_to
-from ffseg.layers.lightweight import kaiming_init_
+from ffseg.layers.init import kaiming_init_
 from ffseg.layers.pyramid import BNActConv, SpatialPyramidPooling
 from ffseg.models._base import PretrainedCfg, SegOutput
 from ffseg.models._registry import register_model

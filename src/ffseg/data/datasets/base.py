@@ -18,6 +18,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from ffseg.classes import generate_palette
+
 __all__ = [
     "IGNORE_INDEX",
     "DataError",
@@ -145,20 +147,6 @@ def _ranges(values: Iterable[int]) -> str:
             parts.append(str(start) if start == prev else f"{start}-{prev}")
         start = prev = v
     return ", ".join(parts)
-
-
-def generate_palette(num_classes: int, seed: int = 0) -> tuple[tuple[int, int, int], ...]:
-    """Distinct, deterministic RGB colours for ``num_classes`` classes (golden-ratio hues)."""
-    import colorsys
-
-    out = []
-    for i in range(num_classes):
-        hue = (i * 0.618033988749895 + seed * 0.1) % 1.0
-        sat = 0.65 + 0.35 * ((i // 7) % 2)
-        val = 0.95 - 0.3 * ((i // 3) % 2)
-        r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
-        out.append((round(r * 255), round(g * 255), round(b * 255)))
-    return tuple(out)
 
 
 class SegDataset(Dataset):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ffseg.data.classes import CAMVID_CLASSES, CAMVID_PALETTE
+from ffseg.classes import CAMVID_CLASSES, CAMVID_PALETTE
 from ffseg.data.datasets.base import (
     IGNORE_INDEX,
     DataError,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ffseg.data.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
+from ffseg.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from ffseg.data.datasets.base import (
     IGNORE_INDEX,
     DataError,

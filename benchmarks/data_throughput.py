@@ -19,6 +19,7 @@ import torch
 import torchvision
 from torch.utils.data import DataLoader, Subset
 
+from ffseg._io import atomic_write_text
 from ffseg.data import CamVid, train_transforms
 from ffseg.metrics import ConfusionMatrix
 
@@ -40,8 +41,14 @@ def bench_pipeline(
 ) -> float:
     ds = CamVid(root, "train", transforms=train_transforms(crop, color_jitter=0.2))
     ds_view = Subset(ds, list(range(min(images, len(ds)))))
-    loader = DataLoader(ds_view, batch_size=batch_size, shuffle=True, num_workers=workers,
-                        drop_last=False, persistent_workers=False)  # fmt: skip
+    loader = DataLoader(
+        ds_view,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        drop_last=False,
+        persistent_workers=False,
+    )
     n = 0
     start, cpu = time.perf_counter(), time.process_time()  # includes worker start-up
     for x, _y in loader:
@@ -80,9 +87,15 @@ def main() -> None:
         extra = f" ({per_cpu:.1f} img per CPU-second)" if w == 0 else ""
         rows.append((f"CamVid train pipeline, {w} worker(s)", f"{ips:.1f} img/s{extra}"))
         print(rows[-1])
-    ups = bench_confusion((1024, 2048), 19, args.reps)
-    rows.append(("ConfusionMatrix.update, 1x1024x2048, 19 classes",
-                 f"{ups:.1f} updates/s ({ups * 2.097152:.1f} Mpx/s)"))  # fmt: skip
+    size = (1024, 2048)
+    ups = bench_confusion(size, 19, args.reps)
+    megapixels = size[0] * size[1] / 1e6
+    rows.append(
+        (
+            "ConfusionMatrix.update, 1x1024x2048, 19 classes",
+            f"{ups:.1f} updates/s ({ups * megapixels:.1f} Mpx/s)",
+        )
+    )
     print(rows[-1])
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     load = os.getloadavg() if hasattr(os, "getloadavg") else ("?",)
@@ -111,11 +124,7 @@ def main() -> None:
         "two threads per process made the same pipeline about 8x slower (oversubscription).",
         "",
     ]
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".md.tmp")
-    tmp.write_text("\n".join(lines))
-    os.replace(tmp, out)
+    out = atomic_write_text(args.out, "\n".join(lines))
     print(f"written {out}")
 
 

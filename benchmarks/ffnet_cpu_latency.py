@@ -24,15 +24,19 @@ from pathlib import Path
 
 import torch
 
-from ffseg.cli.deploy import load_model, real_images
+from ffseg._io import atomic_write_text
+from ffseg.data import build_dataset, eval_transforms
 from ffseg.deploy.bench import (
     BenchResult,
-    benchmark_model,
+    ImageSource,
+    benchmark_models,
     machine_info,
     measure_peak,
-    results_markdown,
-    write_results,
 )
+from ffseg.deploy.report import results_markdown, write_results
+from ffseg.deploy.runtime import flushed_denormals, torch_threads
+from ffseg.deploy.samples import first_images
+from ffseg.models import PretrainedCfg
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMVID = ROOT.parent / "shared" / "datasets" / "camvid"
@@ -82,46 +86,70 @@ def summarise(results: list[BenchResult], peak: float) -> list[str]:
     return lines
 
 
+def camvid_images(num: int) -> ImageSource | None:
+    """``num`` CamVid images of a split, normalised for a model (``None`` without CamVid)."""
+    if not (CAMVID / "val.txt").is_file():
+        return None
+
+    def images(split: str, size: tuple[int, int], cfg: PretrainedCfg) -> list[torch.Tensor]:
+        tf = eval_transforms(cfg.mean, cfg.std, size)
+        return first_images(build_dataset("camvid", CAMVID, split, transforms=tf), num)
+
+    return images
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--backends", nargs="+", default=["raw", "eager", "channels_last", "compile", "onnxruntime"])  # fmt: skip
+    p.add_argument(
+        "--backends", nargs="+", default=["raw", "eager", "channels_last", "compile", "onnxruntime"]
+    )
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8"])
     p.add_argument("--models", nargs="+", default=None, help="model:HxW (default: the targets)")
     p.add_argument("--num-images", type=int, default=8, help="CamVid val images compared")
     p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "deploy.md"))
     p.add_argument("--note", default="", help="free text added under the table")
     args = p.parse_args()
+    with torch_threads(args.threads), flushed_denormals():
+        return run(args)
 
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)
+
+def run(args: argparse.Namespace) -> int:
+    """Measure every target, rewriting the results files after each model."""
     targets = TARGETS
     if args.models:
-        targets = [(m.split(":")[0], tuple(int(v) for v in m.split(":")[1].split("x"))) for m in args.models]  # fmt: skip
+        targets = []
+        for spec in args.models:
+            name, _, size = spec.partition(":")
+            targets.append((name, tuple(int(v) for v in size.split("x"))))
     meta = machine_info(args.threads)
     meta["command"] = "python " + " ".join(sys.argv)
     meta["OMP_WAIT_POLICY"] = os.environ.get("OMP_WAIT_POLICY")
     meta["peak_gflops"] = peaks = measure_peak(args.threads)
     meta["weights"] = "random (He init), BN statistics default; denormals flushed in every backend"
-    meta["data"] = f"accuracy columns: {args.num_images} CamVid val images; int8 calibration: {args.num_images} CamVid train images"  # fmt: skip
+    meta["data"] = (
+        f"accuracy columns: {args.num_images} CamVid val images; "
+        f"int8 calibration: {args.num_images} CamVid train images"
+    )
     print(json.dumps(meta, indent=2))
     peak = peaks["conv3x3_fp32"]
     out = Path(args.out)
     results: list[BenchResult] = []
+    images = camvid_images(args.num_images)
     for name, hw in targets:
-        model = load_model(name, he_init=True)
-        cfg = model.pretrained_cfg
-        compare = calib = None
-        if (CAMVID / "val.txt").is_file():
-            compare = real_images("camvid", str(CAMVID), "val", hw, cfg.mean, cfg.std, args.num_images)  # fmt: skip
-            calib = [t.numpy() for t in real_images("camvid", str(CAMVID), "train", hw, cfg.mean, cfg.std, args.num_images)]  # fmt: skip
-        results += benchmark_model(
-            model, hw, backends=args.backends, precisions=args.precisions, runs=args.runs,
-            warmup=args.warmup, threads=args.threads, peak_gflops=peak,
-            compare_inputs=compare, calibration=calib,
-        )  # fmt: skip
+        results += benchmark_models(
+            [name],
+            [hw],
+            images=images,
+            backends=args.backends,
+            precisions=args.precisions,
+            runs=args.runs,
+            warmup=args.warmup,
+            threads=args.threads,
+            peak_gflops=peak,
+        )
         table = results_markdown(results)
         print(table, flush=True)
         write_results(results, out.with_suffix(".csv"), meta)
@@ -151,9 +179,7 @@ def main() -> int:
             args.note,
             "",
         ]
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text("\n".join(body))
-        tmp.replace(out)
+        atomic_write_text(out, "\n".join(body))
         if any(math.isnan(r.median_ms) for r in results if not r.error):
             return 1
     return 0

@@ -47,11 +47,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ffseg.cli.deploy import load_model
-from ffseg.deploy.bench import benchmark_model, machine_info, time_fn
+from ffseg._io import atomic_write, atomic_write_text
+from ffseg.deploy.bench import benchmark_model, load_bench_model, machine_info
 from ffseg.deploy.flops import count_macs, count_params
 from ffseg.deploy.fuse import prepare_for_inference
-from ffseg.models import get_model_entry, list_models
+from ffseg.deploy.runtime import flushed_denormals, time_fn, torch_threads
+from ffseg.engine.precision import resolve_precision
+from ffseg.models import get_model_entry, get_pretrained_cfg, list_models
 
 __all__ = ["COMPARISON", "main", "measure", "model_sets", "pareto_chart", "published_miou"]
 
@@ -72,17 +74,11 @@ FIELDS = [
 
 # ----------------------------------------------------------------------------- model sets
 def _task(name: str) -> str:
-    with torch.device("meta"):
-        from ffseg.models import create_model
-
-        return create_model(name).pretrained_cfg.task
+    return get_pretrained_cfg(name).task
 
 
 def _native(name: str) -> tuple[int, int]:
-    with torch.device("meta"):
-        from ffseg.models import create_model
-
-        return tuple(create_model(name).pretrained_cfg.input_size[1:])  # type: ignore[return-value]
+    return tuple(get_pretrained_cfg(name).input_size[1:])  # type: ignore[return-value]
 
 
 def model_sets() -> dict[str, list[tuple[str, tuple[int, int]]]]:
@@ -100,10 +96,7 @@ def model_sets() -> dict[str, list[tuple[str, tuple[int, int]]]]:
 
 def published_miou(name: str) -> tuple[float, str]:
     """Published Cityscapes mIoU (val preferred, else test) and which split; NaN if none."""
-    with torch.device("meta"):
-        from ffseg.models import create_model
-
-        pub = create_model(name).pretrained_cfg.published
+    pub = get_pretrained_cfg(name).published
     for split in ("val", "test"):
         value = pub.get(f"cityscapes_{split}_miou")
         if value is not None:
@@ -123,7 +116,7 @@ def measure(
     max_run_s: float,
 ) -> dict[str, object]:
     """One CSV row: eager fp32 and the fastest of the ``best`` paths (``backend:precision``)."""
-    model = load_model(name, he_init=True)
+    model = load_bench_model(name)
     macs = count_macs(model, size) / 1e9
     miou, split = published_miou(name)
     row: dict[str, object] = {
@@ -156,7 +149,7 @@ def measure(
                 candidates.append((round(res.median_ms, 2), round(res.p90_ms, 2), path, res.max_abs_diff,
                                    res.argmax_agreement))  # fmt: skip
                 continue
-            dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+            dtype = resolve_precision(precision, "cpu").dtype
             cl = backend == "channels_last"
             prepared = prepare_for_inference(model, channels_last=cl, dtype=dtype)
             inp = x.to(dtype)
@@ -195,15 +188,7 @@ def _write_csv(path: Path, rows: list[dict[str, object]], fields: Sequence[str])
     writer = csv.DictWriter(buf, fieldnames=list(fields), extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_text(path, buf.getvalue())
 
 
 def _num(v: object) -> float:
@@ -305,12 +290,12 @@ def pareto_chart(rows: Sequence[dict[str, object]], path: Path, title: str) -> P
         ax.set_title(f"{title} (input {common[0]}x{common[1]} unless tagged): {label}")
         ax.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("published Cityscapes mIoU (val; * = test)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return atomic_write(
+            path, lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        )
+    finally:
+        plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- main
@@ -349,12 +334,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "model and path (contention on a shared CPU only adds time)")  # fmt: skip
     p.add_argument("--out-dir", default=str(OUT))
     args = p.parse_args(argv)
+    with torch_threads(args.threads), flushed_denormals():
+        return _run(args, argv)
 
+
+def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_csv = out / "zoo_comparison.csv"
-    torch.set_num_threads(args.threads)
-    torch.set_flush_denormal(True)
     best = args.best or ["channels_last:bf16"]
     sets = model_sets()
     chosen = ["zoo"] if args.zoo_latency else (args.set or ["gpu-small", "mobile"])
@@ -403,10 +390,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     table = markdown(rows)
     print(table)
-    _write_text(out / "zoo_comparison.md",
-                "# FFNet vs prior art: CPU latency table (generated)\n\n"
-                f"Written by `benchmarks/ffnet_vs_prior_art.py` (last command: `{cmd}`); "
-                f"see [zoo.md](zoo.md) for the protocol and caveats.\n\n{meta}\n\n{table}\n")  # fmt: skip
+    atomic_write_text(
+        out / "zoo_comparison.md",
+        "# FFNet vs prior art: CPU latency table (generated)\n\n"
+        f"Written by `benchmarks/ffnet_vs_prior_art.py` (last command: `{cmd}`); "
+        f"see [zoo.md](zoo.md) for the protocol and caveats.\n\n{meta}\n\n{table}\n",
+    )
     for s, title in (("gpu-small", "GPU-small class"), ("mobile", "mobile class")):
         chart = pareto_chart([r for r in rows if r["set"] == s], out / f"zoo_{s}.png", title)
         if chart:

@@ -69,8 +69,9 @@ def loss_curves(steps: int) -> tuple[list[float], list[float]]:
     curves = []
     for amp in (False, True):
         torch.manual_seed(0)
-        model = FFNet("resnet22s", "B", "B", mobile=True, first_stage_stride=2, num_classes=5,
-                      init="kaiming")  # fmt: skip
+        model = FFNet(
+            "resnet22s", "B", "B", mobile=True, first_stage_stride=2, num_classes=5, init="kaiming"
+        )
         from ffseg.data import SyntheticScenes, train_transforms
 
         ds = SyntheticScenes(32, (96, 128), transforms=train_transforms((96, 128)))
@@ -116,12 +117,17 @@ def main() -> None:
     lines = [head, "|" + "---|" * (len(settings) + 2)]
     for name, speeds in rows:
         best = max(speeds[s] for s in settings[1:])
-        lines.append(f"| {name} | " + " | ".join(f"{speeds[s]:.2f}" for s in settings)
-                     + f" | {best / speeds['fp32']:.2f}x |")  # fmt: skip
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{speeds[s]:.2f}" for s in settings)
+            + f" | {best / speeds['fp32']:.2f}x |"
+        )
     table = "\n".join(lines)
     print(table)
-    print(f"loss curves over {args.loss_steps} steps: max |fp32 - bf16+cl| = {diff:.4f}; "
-          f"first {fp32[0]:.3f}/{fast[0]:.3f}, last {fp32[-1]:.3f}/{fast[-1]:.3f}")  # fmt: skip
+    print(
+        f"loss curves over {args.loss_steps} steps: max |fp32 - bf16+cl| = {diff:.4f}; "
+        f"first {fp32[0]:.3f}/{fast[0]:.3f}, last {fp32[-1]:.3f}/{fast[-1]:.3f}"
+    )
     command = "python benchmarks/train_throughput.py " + " ".join(sys.argv[1:])
     body = f"""## Training-step throughput on CPU (`benchmarks/train_throughput.py`)
 

@@ -1,7 +1,9 @@
-"""Generate docs/MODEL_ZOO.md from the model registry (never edit that file by hand).
+"""Generate docs/MODEL_ZOO.md and src/ffseg/model_index.json from the model registry.
 
-    python scripts/gen_model_zoo.py            # rewrite docs/MODEL_ZOO.md
-    python scripts/gen_model_zoo.py --check    # exit 1 if the file is out of date (CI)
+    python scripts/gen_model_zoo.py            # rewrite both (never edit them by hand)
+    python scripts/gen_model_zoo.py --check    # exit 1 if either is out of date (CI)
+
+The index is what ``ffseg list`` reads without importing torch.
 
 Measured CPU latencies are merged in from docs/benchmarks/zoo_latency.csv when it exists
 (written by benchmarks/ffnet_vs_prior_art.py).
@@ -11,14 +13,17 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from pathlib import Path
 
 import torch
 
 import ffseg
+from ffseg._io import atomic_write_text
 from ffseg.deploy.flops import count_macs, count_params
-from ffseg.models import get_model_entry
+from ffseg.model_index import INDEX_FILE
+from ffseg.models import get_model_entry, get_pretrained_cfg, model_index
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "MODEL_ZOO.md"
@@ -65,9 +70,9 @@ def render() -> str:
             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for name in names:
-            with torch.device("meta"):
+            cfg = get_pretrained_cfg(name)
+            with torch.device("meta"):  # shapes only: params and MACs
                 model = ffseg.create_model(name)
-            cfg = model.pretrained_cfg
             hw = tuple(cfg.input_size[1:])
             seg = cfg.task == "segmentation"
             sizes = {hw, (1024, 2048), (512, 1024)} if seg else {hw}
@@ -85,20 +90,29 @@ def render() -> str:
     return "\n".join(lines)
 
 
+def render_index() -> str:
+    """The model index as JSON text (sorted, stable)."""
+    data = {"generated_by": "scripts/gen_model_zoo.py", "models": model_index()}
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
     args = parser.parse_args()
-    text = render()
+    outputs = {OUT: render(), INDEX_FILE: render_index()}
+    stale = [
+        path for path, text in outputs.items() if not path.is_file() or path.read_text() != text
+    ]
     if args.check:
-        if not OUT.is_file() or OUT.read_text() != text:
-            print(f"{OUT} is out of date: run python scripts/gen_model_zoo.py", file=sys.stderr)
-            return 1
-        print(f"{OUT} is up to date")
-        return 0
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
-    print(f"wrote {OUT}")
+        for path in stale:
+            print(f"{path} is out of date: run python scripts/gen_model_zoo.py", file=sys.stderr)
+        if not stale:
+            print(f"{OUT} and {INDEX_FILE} are up to date")
+        return 1 if stale else 0
+    for path in stale:
+        atomic_write_text(path, outputs[path])
+        print(f"wrote {path}")
     return 0
 
 

@@ -1,31 +1,108 @@
-"""Typed recipes: defaults == demo recipe, base, overrides with conversion, helpful errors."""
+"""Typed recipes: neutral defaults, packaged recipes by name, base, overrides with conversion,
+choices checked at load, helpful errors."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
-from ffseg.config import Config, ConfigError, load_config, save_config
+from ffseg.config import (
+    RECIPES_DIR,
+    AmpName,
+    Config,
+    ConfigError,
+    DatasetName,
+    apply_overrides,
+    find_recipe,
+    list_recipes,
+    load_config,
+    save_config,
+    validate_config,
+)
+from ffseg.data import DATASETS
+from ffseg.engine.precision import PRECISIONS
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+RECIPES = sorted(RECIPES_DIR.glob("*.yaml"))
+BAD_CHOICES = [
+    ("optim.name", "adam"),
+    ("sched.name", "polly"),
+    ("train.amp", "bf32"),
+    ("data.task", "segment"),
+    ("data.name", "citiscapes"),
+    ("eval.mode", "slid"),
+]
 
 
-def test_demo_recipe_equals_builtin_defaults() -> None:
-    assert load_config(CONFIGS / "demo.yaml") == Config()
+def test_defaults_are_neutral_and_model_name_is_required(tmp_path: Path) -> None:
+    cfg = Config()
+    assert cfg.model.name == "" and cfg.model.kwargs == {}
+    assert cfg.data.train_kwargs == {} and cfg.data.val_kwargs == {}
+    (tmp_path / "r.yaml").write_text("data: {name: synthetic}\n")
+    with pytest.raises(ConfigError, match=r"r\.yaml: model\.name is required"):
+        load_config(tmp_path / "r.yaml")
+    assert load_config(tmp_path / "r.yaml", ["model.name=ddrnet23_slim"]).model.name
+    with pytest.raises(ConfigError, match=r"model\.name is required"):
+        validate_config(Config())
 
 
-@pytest.mark.parametrize("path", sorted(CONFIGS.rglob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_recipe_loads(path: Path) -> None:
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
+def test_every_shipped_recipe_loads_by_path_and_by_name(path: Path) -> None:
     assert isinstance(load_config(path), Config)
+    assert load_config(path.stem) == load_config(path) == load_config(path.name)
+
+
+def test_recipes_are_listed_with_a_summary() -> None:
+    recipes = list_recipes()
+    assert [r.path for r in recipes] == RECIPES and len(recipes) >= 5
+    assert all(r.summary and not r.summary.startswith("#") for r in recipes)
+    with pytest.raises(ConfigError, match="Close names: demo"):
+        find_recipe("demoo")
+
+
+def test_choices_are_checked_at_load_with_suggestions() -> None:
+    with pytest.raises(
+        ConfigError, match=r"loss\.name: 'cee' is not one of ce, ohem, dice\. Did you mean 'ce'"
+    ):
+        load_config("demo", ["loss.name=cee"])
+    for key, bad in BAD_CHOICES:
+        with pytest.raises(ConfigError, match=f"{key}: '{bad}' is not one of"):
+            load_config("demo", [f"{key}={bad}"])
+    assert load_config("demo", ["optim.name=AdamW"]).optim.name == "adamw"
+    cfg = load_config("demo")
+    cfg.sched.name = "cosinus"  # type: ignore[assignment]
+    with pytest.raises(ConfigError, match="Did you mean 'cosine'"):
+        validate_config(cfg)
+
+
+def test_choice_lists_match_the_library() -> None:
+    assert set(get_args(DatasetName)) == set(DATASETS)
+    assert set(get_args(AmpName)) == set(PRECISIONS)
+
+
+def test_cross_key_rules() -> None:
+    with pytest.raises(ConfigError, match=r"kd\.weight=1\.0 needs a teacher"):
+        load_config("demo", ["kd.weight=1"])
+    with pytest.raises(ConfigError, match=r"data\.extra_train\[0\]"):
+        load_config("demo", ["data.extra_train=[{mode: coarse}]"])
 
 
 def test_overrides_convert_types() -> None:
-    cfg = load_config(None, [
-        "optim.lr=1e-2", "data.crop_size=[64, 80]", "train.iters=none", "train.ema=true",
-        "model.kwargs.init=official", "eval.scales=[0.5, 1.0, 1.5]", "train.epochs=3",
-        "optim.grad_clip=null", "data.train_kwargs={n: 4}",
-    ])  # fmt: skip
+    cfg = load_config(
+        "demo",
+        [
+            "optim.lr=1e-2",
+            "data.crop_size=[64, 80]",
+            "train.iters=none",
+            "train.ema=true",
+            "model.kwargs.init=official",
+            "eval.scales=[0.5, 1.0, 1.5]",
+            "train.epochs=3",
+            "optim.grad_clip=null",
+            "data.train_kwargs={n: 4}",
+        ],
+    )
     assert cfg.optim.lr == 0.01 and isinstance(cfg.optim.lr, float)
     assert cfg.data.crop_size == (64, 80)
     assert cfg.train.iters is None and cfg.train.ema is True and cfg.train.epochs == 3
@@ -37,24 +114,27 @@ def test_overrides_convert_types() -> None:
 
 def test_unknown_keys_suggest_the_closest() -> None:
     with pytest.raises(ConfigError, match="Did you mean 'lr'"):
-        load_config(None, ["optim.lrr=0.1"])
+        load_config("demo", ["optim.lrr=0.1"])
     with pytest.raises(ConfigError, match="Did you mean 'optim'"):
-        load_config(None, ["optimizer.lr=0.1"])
+        load_config("demo", ["optimizer.lr=0.1"])
     with pytest.raises(ConfigError, match="expected an integer"):
-        load_config(None, ["train.epochs=ten"])
+        load_config("demo", ["train.epochs=ten"])
     with pytest.raises(ConfigError, match=r"section\.key=value"):
-        load_config(None, ["train.epochs"])
+        load_config("demo", ["train.epochs"])
+    assert apply_overrides(load_config("demo"), ["train.iters=1_000"]).train.iters == 1000
 
 
 def test_base_recipe_one_level(tmp_path: Path) -> None:
-    (tmp_path / "base.yaml").write_text("optim: {lr: 0.5, name: sgd}\ntrain: {epochs: 7}\n")
+    (tmp_path / "base.yaml").write_text(
+        "model: {name: ddrnet23_slim}\noptim: {lr: 0.5, name: sgd}\ntrain: {epochs: 7}\n"
+    )
     (tmp_path / "child.yaml").write_text("base: base.yaml\noptim: {lr: 0.25}\n")
     cfg = load_config(tmp_path / "child.yaml")
     assert (cfg.optim.name, cfg.optim.lr, cfg.train.epochs) == ("sgd", 0.25, 7)
     (tmp_path / "grandchild.yaml").write_text("base: child.yaml\n")
     with pytest.raises(ConfigError, match="only one level"):
         load_config(tmp_path / "grandchild.yaml")
-    (tmp_path / "typo.yaml").write_text("optim: {momentun: 0.9}\n")
+    (tmp_path / "typo.yaml").write_text("model: {name: x}\noptim: {momentun: 0.9}\n")
     with pytest.raises(ConfigError, match=r"typo.yaml.*Did you mean 'momentum'"):
         load_config(tmp_path / "typo.yaml")
     with pytest.raises(ConfigError, match="not found"):
@@ -62,6 +142,6 @@ def test_base_recipe_one_level(tmp_path: Path) -> None:
 
 
 def test_saved_config_reloads_identically(tmp_path: Path) -> None:
-    cfg = load_config(None, ["optim.lr=0.125", "data.crop_size=[32, 48]"])
+    cfg = load_config("demo", ["optim.lr=0.125", "data.crop_size=[32, 48]"])
     path = save_config(cfg, tmp_path / "config.yaml")
     assert load_config(path) == cfg

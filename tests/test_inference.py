@@ -10,19 +10,18 @@ import torch
 from PIL import Image
 
 import ffseg
-from ffseg.classes import CAMVID_PALETTE, CITYSCAPES_PALETTE
-from ffseg.deploy.export import export_onnx
-from ffseg.inference import (
-    Segmenter,
-    colorize,
+from ffseg.classes import (
+    CAMVID_PALETTE,
+    CITYSCAPES_PALETTE,
     generate_palette,
     get_palette,
-    iter_video_frames,
-    load_image,
-    overlay,
     palette_for,
-    segment_video,
 )
+from ffseg.deploy.export import export_onnx
+from ffseg.deploy.fuse import prepare_for_inference
+from ffseg.engine.evaluate import InferenceSpec, predict_scores
+from ffseg.inference import Segmenter, iter_video_frames, load_image, segment_video
+from ffseg.viz import colorize, overlay
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +79,20 @@ def test_slide_multiscale_flip(model: torch.nn.Module) -> None:
     assert (multi.mask == whole.mask).float().mean() > 0.3  # same model, related predictions
 
 
+def test_segmenter_runs_the_evaluator_inference(model: torch.nn.Module) -> None:
+    """Segmenter and evaluation share one sliding-window / TTA implementation."""
+    array = _image(80, 120)
+    spec = InferenceSpec("slide", crop_size=(64, 64), stride=(32, 48), scales=(1.0, 0.75))
+    seg = Segmenter(model, mode="slide", crop_size=(64, 64), stride=(32, 48), scales=(1.0, 0.75))
+    assert seg.spec == spec
+    cfg = model.pretrained_cfg
+    x = torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
+    x = (x - torch.tensor(cfg.mean).view(1, 3, 1, 1)) / torch.tensor(cfg.std).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = predict_scores(prepare_for_inference(model), x, (80, 120), spec)[0]
+    torch.testing.assert_close(seg(array, return_probs=True).probs, expected, atol=1e-4, rtol=1e-4)
+
+
 def test_bf16_segmenter_agrees(model: torch.nn.Module, camvid_root: Path) -> None:
     image = camvid_root / "val" / sorted(p.name for p in (camvid_root / "val").iterdir())[0]
     fp32 = Segmenter(model, size=(180, 240))(image)
@@ -104,7 +117,7 @@ def test_palettes_colorize_overlay() -> None:
     assert get_palette("cityscapes") == list(CITYSCAPES_PALETTE)
     assert get_palette("CamVid") == list(CAMVID_PALETTE)
     generated = generate_palette(30)
-    assert len(set(generated)) == 30 and get_palette(30) == generated
+    assert len(set(generated)) == 30 and get_palette(30) == list(generated)
     with pytest.raises(ValueError, match="unknown palette"):
         get_palette("pascal")
     cfg = ffseg.create_model("ffnet40s_bbb_mobile").pretrained_cfg

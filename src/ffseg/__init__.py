@@ -1,29 +1,68 @@
-"""ffseg: fast, simple semantic segmentation in PyTorch."""
+"""ffseg: fast, simple semantic segmentation in PyTorch.
 
-from ffseg.config import Config, load_config
-from ffseg.data import build_dataset
-from ffseg.deploy import prepare_for_inference
-from ffseg.engine.evaluate import evaluate
-from ffseg.engine.train import fit
-from ffseg.inference import Segmenter, SegResult
-from ffseg.metrics import ConfusionMatrix
-from ffseg.models import (
-    AuxOutput,
-    PretrainedCfg,
-    SegOutput,
-    create_model,
-    is_model,
-    list_models,
-    load_pretrained,
-    save_pretrained,
-)
+The public API below is imported on first use (``ffseg.create_model`` loads the models, not
+the trainer), so ``import ffseg`` and light commands such as ``ffseg list`` stay fast.
+"""
 
-__version__ = "0.1.0.dev0"
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ffseg._version import __version__
+
+if TYPE_CHECKING:
+    from ffseg.config import Config, load_config
+    from ffseg.data import build_dataset
+    from ffseg.deploy import OnnxModel, prepare_for_inference
+    from ffseg.engine.evaluate import InferenceSpec, evaluate
+    from ffseg.engine.train import FitResult, fit
+    from ffseg.inference import Segmenter, SegResult
+    from ffseg.metrics import ConfusionMatrix
+    from ffseg.models import (
+        AuxOutput,
+        PretrainedCfg,
+        SegOutput,
+        create_model,
+        is_model,
+        list_models,
+        load_model,
+        load_pretrained,
+        save_pretrained,
+    )
+
+#: Public name -> the module that defines it.
+_EXPORTS: dict[str, str] = {
+    "Config": "ffseg.config",
+    "load_config": "ffseg.config",
+    "build_dataset": "ffseg.data",
+    "OnnxModel": "ffseg.deploy",
+    "prepare_for_inference": "ffseg.deploy",
+    "InferenceSpec": "ffseg.engine.evaluate",
+    "evaluate": "ffseg.engine.evaluate",
+    "FitResult": "ffseg.engine.train",
+    "fit": "ffseg.engine.train",
+    "Segmenter": "ffseg.inference",
+    "SegResult": "ffseg.inference",
+    "ConfusionMatrix": "ffseg.metrics",
+    "AuxOutput": "ffseg.models",
+    "PretrainedCfg": "ffseg.models",
+    "SegOutput": "ffseg.models",
+    "create_model": "ffseg.models",
+    "is_model": "ffseg.models",
+    "list_models": "ffseg.models",
+    "load_model": "ffseg.models",
+    "load_pretrained": "ffseg.models",
+    "save_pretrained": "ffseg.models",
+}
 
 __all__ = [
     "AuxOutput",
     "Config",
     "ConfusionMatrix",
+    "FitResult",
+    "InferenceSpec",
+    "OnnxModel",
     "PretrainedCfg",
     "SegOutput",
     "SegResult",
@@ -36,7 +75,27 @@ __all__ = [
     "is_model",
     "list_models",
     "load_config",
+    "load_model",
     "load_pretrained",
     "prepare_for_inference",
     "save_pretrained",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:  # a subpackage, e.g. ffseg.models
+        try:
+            value = importlib.import_module(f"ffseg.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"ffseg.{name}":
+                raise
+            raise AttributeError(f"module 'ffseg' has no attribute {name!r}") from None
+    else:
+        value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

@@ -15,12 +15,18 @@ __all__ = [
     "CITYSCAPES_CLASSES",
     "CITYSCAPES_PALETTE",
     "DATASET_CLASSES",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "Palette",
     "generate_palette",
     "get_palette",
     "imagenet_classes",
     "palette_for",
 ]
+
+#: Per-channel RGB mean and std of ImageNet (inputs in [0, 1]): the usual normalisation.
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 #: The 19 Cityscapes evaluation classes, in train-id order.
 CITYSCAPES_CLASSES: tuple[str, ...] = (

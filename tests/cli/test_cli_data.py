@@ -73,7 +73,7 @@ def test_val_refuses_weights_for_other_class_count(tmp_path: Path, capsys) -> No
             "--root", str(root)]  # fmt: skip
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "19-class head" in err and "11 classes" in err and "w19.pth" in err
+    assert "19-class" in err and "11 classes" in err and "w19.pth" in err
 
 
 def test_val_cityscapes_writes_label_id_predictions(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ def test_bench_writes_csv_json_md_and_plot(tmp_path: Path, capsys) -> None:
     miou = tmp_path / "miou.json"
     miou.write_text(json.dumps({"ffnet40s_bbb_mobile": 70.0}))
     argv = ["bench", "--model", "ffnet40s_bbb_mobile", "--size", "64", "96", "--runs", "3"]
-    argv += ["--warmup", "1", "--backend", "raw", "--backend", "eager", "--backend", "channels_last"]  # fmt: skip
+    argv += ["--warmup", "1", "--backend", "raw", "--backend", "eager"]
+    argv += ["--backend", "channels_last"]
     argv += ["--precision", "fp32", "--precision", "bf16", "--threads", "1"]
     argv += [a for o in outs for a in ("--out", str(o))]
     argv += ["--plot", str(tmp_path / "pareto.png"), "--miou-file", str(miou)]
@@ -55,8 +56,12 @@ def test_bench_onnxruntime_int8_with_real_calibration(tmp_path: Path, camvid_roo
 
 
 def test_peak_is_positive() -> None:
-    peak = measure_peak(1, runs=2, dtypes=("fp32",), gemm_size=256, conv_hw=(16, 16), conv_channels=32)  # fmt: skip
+    threads = torch.get_num_threads()
+    peak = measure_peak(
+        1, runs=2, dtypes=("fp32",), gemm_size=256, conv_hw=(16, 16), conv_channels=32
+    )
     assert set(peak) == {"gemm_fp32", "conv3x3_fp32"} and min(peak.values()) > 0
+    assert torch.get_num_threads() == threads  # the thread count is restored
 
 
 def test_export_onnx_torchscript_and_pt2(tmp_path: Path, camvid_root: Path, capsys) -> None:
@@ -68,8 +73,9 @@ def test_export_onnx_torchscript_and_pt2(tmp_path: Path, camvid_root: Path, caps
     meta = json.loads(onnx.with_suffix(".json").read_text())
     assert meta["verification"]["checked_shapes"] == [[1, 64, 96]] * 3
     for suffix in (".ts", ".pt2"):
-        assert main(["export", *SMALL, "--out", str(tmp_path / f"m{suffix}"), "--size", "64", "96"]) == 0  # fmt: skip
-        assert (tmp_path / f"m{suffix}").stat().st_size > 0
+        out = tmp_path / f"m{suffix}"
+        assert main(["export", *SMALL, "--out", str(out), "--size", "64", "96"]) == 0
+        assert out.stat().st_size > 0
 
 
 def test_quantize_reports_miou_and_latency(tmp_path: Path, camvid_root: Path, capsys) -> None:
@@ -112,11 +118,14 @@ def test_predict_dir_and_onnx(tmp_path: Path, camvid_root: Path, capsys) -> None
 
 def test_bad_input_errors(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "nope.pth"
-    assert main(["export", *SMALL, "--weights", str(missing), "--out", str(tmp_path / "m.onnx")]) == 2  # fmt: skip
-    assert f"weights file not found: {missing}" in capsys.readouterr().err
+    argv = ["export", *SMALL, "--weights", str(missing), "--out", str(tmp_path / "m.onnx")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and str(missing) in err
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a checkpoint")
-    assert main(["predict", *SMALL, "--weights", str(corrupt), "--source", str(tmp_path), "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    argv = ["predict", *SMALL, "--weights", str(corrupt), "--source", str(tmp_path)]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 2
     assert "corrupt.pth" in capsys.readouterr().err
     bad_img = tmp_path / "imgs" / "bad.png"
     bad_img.parent.mkdir()

@@ -6,7 +6,15 @@ import pytest
 import torch
 from torchvision import tv_tensors
 
-from ffseg.data import DataError, SyntheticScenes, build_dataset
+from ffseg.data import (
+    DataError,
+    SeededSamples,
+    SkipSampler,
+    SyntheticScenes,
+    Transformed,
+    build_dataset,
+    train_transforms,
+)
 
 
 def test_sample_types_shapes_and_range() -> None:
@@ -69,3 +77,18 @@ def test_build_dataset_registry() -> None:
         build_dataset("camvd", root=".")
     with pytest.raises(DataError, match="needs a root folder"):
         build_dataset("camvid")
+
+
+def test_seeded_views_are_reproducible_and_independent_of_global_rng() -> None:
+    raw = SyntheticScenes(n=4, size=(32, 32))
+    tf = train_transforms((24, 24), scale_range=(0.5, 1.5))
+    torch.manual_seed(1)
+    a = SeededSamples(raw, tf, seed=3, epoch=0)[2]
+    torch.manual_seed(2)
+    b = SeededSamples(raw, tf, seed=3, epoch=0)[2]
+    c = SeededSamples(raw, tf, seed=3, epoch=1)[2]
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert not torch.equal(a[0], c[0])  # another epoch, another augmentation
+    plain = Transformed(raw, lambda image, mask: (image.float(), mask))
+    assert len(plain) == 4 and plain[1][0].dtype == torch.float32
+    assert list(SkipSampler(range(5), 2)) == [2, 3, 4] and len(SkipSampler(range(5), 2)) == 3

@@ -30,6 +30,6 @@ def tiny_cfg(tmp_path: Path) -> Callable[..., Config]:
     """``tiny_cfg(*overrides)``: the demo recipe shrunk to 64x64 images and 4 iterations."""
 
     def make(*overrides: str) -> Config:
-        return load_config(None, [*TINY, f"train.output_dir={tmp_path}", *overrides])
+        return load_config("demo", [*TINY, f"train.output_dir={tmp_path}", *overrides])
 
     return make

@@ -11,8 +11,8 @@ import pytest
 import torch
 from torch import nn
 
+from ffseg._io import atomic_write
 from ffseg.engine.checkpoint import (
-    atomic_write,
     capture_rng_state,
     load_checkpoint,
     restore_rng_state,
@@ -95,10 +95,21 @@ def test_optimizers_and_param_groups() -> None:
     groups = param_groups(model, 1e-4)
     decays = sorted(g["weight_decay"] for g in groups)
     assert decays == [0.0, 1e-4]  # conv weight decays; bias and BN do not
-    for name, kind in (("sgd", torch.optim.SGD), ("adamw", torch.optim.AdamW),
-                       ("rmsprop", torch.optim.RMSprop)):  # fmt: skip
+    for name, kind in (
+        ("sgd", torch.optim.SGD),
+        ("adamw", torch.optim.AdamW),
+        ("rmsprop", torch.optim.RMSprop),
+    ):
         cfg = SimpleNamespace(
-            name=name, lr=0.1, momentum=0.9, nesterov=False, betas=(0.9, 0.99), eps=1e-8,
-            alpha=0.99, weight_decay=1e-4, norm_bias_decay=False, backbone_lr_mult=1.0,
-        )  # fmt: skip
+            name=name,
+            lr=0.1,
+            momentum=0.9,
+            nesterov=False,
+            betas=(0.9, 0.99),
+            eps=1e-8,
+            alpha=0.99,
+            weight_decay=1e-4,
+            norm_bias_decay=False,
+            backbone_lr_mult=1.0,
+        )
         assert isinstance(build_optimizer(model, cfg), kind)

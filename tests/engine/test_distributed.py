@@ -46,15 +46,19 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
 
     torch.set_num_threads(1)
     os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     from ffseg.engine.train import fit
 
-    cfg = load_config(None, [*OVERRIDES, "data.batch_size=2", f"train.output_dir={out}"])
+    cfg = load_config("demo", [*OVERRIDES, "data.batch_size=2", f"train.output_dir={out}"])
     result = fit(cfg)
-    torch.save(result["model"].state_dict(), Path(out) / f"rank{rank}.pt")
-    torch.save({"miou": result["miou"], "n": result["num_images"]}, Path(out) / f"val{rank}.pt")
+    torch.save(result.model.state_dict(), Path(out) / f"rank{rank}.pt")
+    val = {"miou": result.metrics["miou"], "n": result.metrics["num_images"]}
+    torch.save(val, Path(out) / f"val{rank}.pt")
 
 
 @pytest.mark.slow
@@ -69,20 +73,25 @@ def test_ddp_two_processes_match_single_process(tmp_path: Path) -> None:
     v0 = torch.load(tmp_path / "ddp" / "val0.pt", weights_only=True)
     assert v0["n"] == 3
 
-    from ffseg.engine import train as T
+    from ffseg.engine.build import build_student
+    from ffseg.engine.data import build_data, train_loader
     from ffseg.engine.distributed import DistInfo
     from ffseg.engine.optim import build_optimizer
+    from ffseg.engine.task import make_task, preprocessing
+    from ffseg.engine.train import fit
+    from ffseg.losses import build_loss
 
     # initial weights: a zero-LR run of the same recipe (parameters stay at their init)
     base = [*OVERRIDES, "data.batch_size=2", f"train.output_dir={tmp_path / 's'}"]
-    init = T.fit(load_config(None, [*base, "optim.lr=0"]))["model"]
-    cfg = load_config(None, base)
-    model = T.build_model(cfg, 5)
+    init = fit(load_config("demo", [*base, "optim.lr=0"])).model
+    cfg = load_config("demo", base)
+    model = build_student(cfg, 5)
     model.load_state_dict(init.state_dict())
     model.train()
-    data = T._build_data(cfg, model.pretrained_cfg.mean, model.pretrained_cfg.std, cfg.train.seed)
-    halves = [next(iter(T._train_loader(data, cfg, DistInfo(r, 2), 0, 0))) for r in range(2)]
-    criterion = T.build_loss(cfg.loss, 255)
+    data = build_data(cfg)
+    train_tf, _ = make_task(cfg, data, torch.device("cpu"), None).transforms(preprocessing(model))
+    halves = [next(iter(train_loader(data, train_tf, cfg, DistInfo(r, 2), 0))) for r in range(2)]
+    criterion = build_loss(cfg.loss, 255)
     loss = sum(criterion(model.forward_train(x), y)[0] for x, y in halves) / 2
     optimizer = build_optimizer(model, cfg.optim)
     loss.backward()

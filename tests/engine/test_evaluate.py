@@ -13,7 +13,12 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ffseg.data import SyntheticScenes, eval_transforms
 from ffseg.data.samplers import DistributedEvalSampler
-from ffseg.engine.evaluate import evaluate, evaluate_classification, predict_scores
+from ffseg.engine.evaluate import (
+    InferenceSpec,
+    evaluate,
+    evaluate_classification,
+    predict_scores,
+)
 from ffseg.metrics import ConfusionMatrix
 
 NUM_CLASSES = 5
@@ -70,7 +75,8 @@ def test_slide_equals_whole_for_a_pointwise_model_including_padding() -> None:
     x = torch.randn(2, 3, 40, 48)
     whole = predict_scores(model, x, (40, 48))
     for crop, stride in [((16, 20), (10, 13)), ((40, 48), None), ((64, 64), None)]:
-        slide = predict_scores(model, x, (40, 48), mode="slide", crop_size=crop, stride=stride)
+        spec = InferenceSpec("slide", crop_size=crop, stride=stride)
+        slide = predict_scores(model, x, (40, 48), spec)
         torch.testing.assert_close(slide, whole, atol=1e-5, rtol=1e-5)
 
 
@@ -82,19 +88,47 @@ def test_slide_averages_overlaps() -> None:
             calls.append(tuple(x.shape[-2:]))
             return torch.full((x.shape[0], 2, *x.shape[-2:]), float(len(calls)))
 
-    out = predict_scores(Const(), torch.zeros(1, 3, 10, 16), (10, 16), mode="slide",
-                         crop_size=(10, 10), stride=(10, 6))  # fmt: skip
+    spec = InferenceSpec("slide", crop_size=(10, 10), stride=(10, 6))
+    out = predict_scores(Const(), torch.zeros(1, 3, 10, 16), (10, 16), spec)
     assert calls == [(10, 10), (10, 10)]  # windows at x=0 and x=6
     assert out[0, 0, 0, 0] == 1 and out[0, 0, 0, 15] == 2 and out[0, 0, 0, 8] == 1.5
+
+
+def test_inference_spec_windows_and_checks() -> None:
+    spec = InferenceSpec("slide", crop_size=[512, 1024])
+    assert spec.crop_size == (512, 1024) and spec.window_stride == (341, 682)  # 2/3 of the crop
+    assert spec.num_passes == 1 and InferenceSpec(scales=(0.5, 1.0), flip=True).num_passes == 4
+    for crop, stride in [(10, 6), (16, 10), (7, 7), (9, 4)]:
+        one = InferenceSpec("slide", crop_size=(crop, crop), stride=(stride, stride))
+        for size in range(1, 40):
+            padded = max(size, crop)
+            origins = {y for y, _ in one.window_origins(padded, crop)}
+            expected = {min(t, padded - crop) for t in range(0, padded - crop + stride, stride)}
+            assert origins == expected, (crop, stride, size)
+    with pytest.raises(ValueError, match="crop_size"):
+        InferenceSpec("slide")
+    with pytest.raises(ValueError, match="mode"):
+        InferenceSpec("tiles")
+    with pytest.raises(ValueError, match="scales"):
+        InferenceSpec(scales=())
+
+
+def test_evaluate_takes_a_spec_or_its_fields_and_any_callable() -> None:
+    model = _pointwise(stride=4)
+    by_spec = evaluate(model, _loader(), NUM_CLASSES, spec=InferenceSpec(flip=True))
+    _assert_same(by_spec, evaluate(model, _loader(), NUM_CLASSES, flip=True))
+    _assert_same(by_spec, evaluate(lambda x: model(x), _loader(), NUM_CLASSES, flip=True))
+    with pytest.raises(TypeError, match="not both"):
+        evaluate(model, _loader(), NUM_CLASSES, spec=InferenceSpec(), flip=True)
 
 
 def test_flip_and_scales() -> None:
     model = _pointwise()
     x = torch.randn(1, 3, 24, 32)
     base = predict_scores(model, x, (24, 32))
-    flipped = predict_scores(model, x, (24, 32), flip=True)
+    flipped = predict_scores(model, x, (24, 32), InferenceSpec(flip=True))
     torch.testing.assert_close(flipped, base.softmax(1), atol=1e-6, rtol=1e-5)  # pointwise: same
-    multi = predict_scores(model, x, (24, 32), scales=(0.5, 1.0, 1.5), flip=True)
+    multi = predict_scores(model, x, (24, 32), InferenceSpec(scales=(0.5, 1.0, 1.5), flip=True))
     assert multi.shape == (1, NUM_CLASSES, 24, 32)
     torch.testing.assert_close(multi.sum(1), torch.ones(1, 24, 32))
     res = evaluate(model, _loader(n=2), NUM_CLASSES, scales=(0.75, 1.25), flip=True)

@@ -57,15 +57,28 @@ def test_every_segmentation_family_has_a_representative() -> None:
 
 def _recipe(model: str, camvid_root: Path, out: Path) -> list[str]:
     return [
-        "data.name=camvid", f"data.root={camvid_root}", "data.train_kwargs={}",
-        "data.val_kwargs={}", f"data.subset={2 * ITERS}", "data.val_subset=2",
-        f"data.crop_size=[{CROP[0]}, {CROP[1]}]", "data.scale_range=[0.4, 0.5]",
-        "data.batch_size=2", f"eval.resize=[{CROP[0]}, {CROP[1]}]", "eval.batch_size=2",
-        f"model.name={model}", "model.num_classes=11", "model.kwargs={}",
-        f"train.iters={ITERS}", "train.eval_every=100", "sched.warmup_iters=1",
-        f"train.output_dir={out}", "log.progress=false", "log.tensorboard=false",
+        "data.name=camvid",
+        f"data.root={camvid_root}",
+        "data.train_kwargs={}",
+        "data.val_kwargs={}",
+        f"data.subset={2 * ITERS}",
+        "data.val_subset=2",
+        f"data.crop_size=[{CROP[0]}, {CROP[1]}]",
+        "data.scale_range=[0.4, 0.5]",
+        "data.batch_size=2",
+        f"eval.resize=[{CROP[0]}, {CROP[1]}]",
+        "eval.batch_size=2",
+        f"model.name={model}",
+        "model.num_classes=11",
+        "model.kwargs={}",
+        f"train.iters={ITERS}",
+        "train.eval_every=100",
+        "sched.warmup_iters=1",
+        f"train.output_dir={out}",
+        "log.progress=false",
+        "log.tensorboard=false",
         "log.overlays=0",
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.slow
@@ -74,7 +87,7 @@ def test_family_trains_on_camvid_with_its_aux_heads(
     family: str, model: str, aux_kinds: tuple[str, ...], camvid_root: Path, tmp_path: Path
 ) -> None:
     assert get_model_entry(model).module == family
-    cfg = load_config(None, _recipe(model, camvid_root, tmp_path))
+    cfg = load_config("demo", _recipe(model, camvid_root, tmp_path))
 
     # the engine seeds with train.seed right before building the model: rebuild the start point
     torch.manual_seed(cfg.train.seed)
@@ -90,11 +103,11 @@ def test_family_trains_on_camvid_with_its_aux_heads(
 
     result = fit(cfg, on_step=record)
 
-    assert result["iterations"] == ITERS and len(steps) == ITERS
+    assert result.iterations == ITERS and len(steps) == ITERS
     for scalars in steps:
         assert all(math.isfinite(v) for v in scalars.values()), scalars
 
-    trained: torch.nn.Module = result["model"]
+    trained: torch.nn.Module = result.model
     with torch.no_grad():  # the heads' names and kinds, as the engine saw them
         aux = trained.train().forward_train(torch.zeros(2, 3, *CROP)).aux
     assert sorted(a.kind for a in aux) == sorted(aux_kinds)
@@ -109,4 +122,4 @@ def test_family_trains_on_camvid_with_its_aux_heads(
     moved = [n for n, p in params.items() if not torch.equal(p.detach(), initial[n])]
     assert len(moved) > 0.9 * len(params), f"only {len(moved)}/{len(params)} parameters moved"
     assert all(torch.isfinite(p).all() for p in params.values())
-    assert math.isfinite(result["miou"])
+    assert math.isfinite(result.metrics["miou"])

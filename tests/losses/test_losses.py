@@ -12,6 +12,7 @@ from ffseg.losses import (
     CrossEntropyLoss,
     DetailLoss,
     DiceLoss,
+    DistillCriterion,
     KDLoss,
     OhemCrossEntropyLoss,
     RMILoss,
@@ -108,3 +109,17 @@ def test_build_loss_weights_aux_heads_and_extra_terms() -> None:
         build_loss(_loss_cfg(name="focal"))
     with pytest.raises(ValueError, match="unknown kind"):
         crit(SegOutput(logits, [AuxOutput("x", aux, 1.0, "weird")]), target)
+
+
+def test_distill_criterion_adds_kd_from_a_frozen_teacher() -> None:
+    logits, target = _data()
+    images = torch.randn(2, 3, 32, 32)
+    teacher = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.BatchNorm2d(4))
+    base = build_loss(_loss_cfg())
+    crit = DistillCriterion(base, teacher, KDLoss(2.0), weight=0.5).train()
+    assert not teacher.training and not any(p.requires_grad for p in teacher.parameters())
+    before = teacher[1].running_mean.clone()
+    total, terms = crit(SegOutput(logits), target, images)
+    assert set(terms) == {"ce", "kd"} and terms["kd"] > 0
+    assert torch.allclose(total, terms["ce"] + 0.5 * terms["kd"])
+    assert torch.equal(teacher[1].running_mean, before)  # BN statistics untouched

@@ -1,4 +1,4 @@
-"""BiSeNet V1: reference parameter count and the two context-path auxiliary heads."""
+"""BiSeNet V1: reference parameter count, the context-path auxiliary heads, its backbones."""
 
 from __future__ import annotations
 
@@ -22,3 +22,12 @@ def test_aux_heads_only_in_training() -> None:
     assert [a.name for a in out.aux] == ["aux16", "aux32"]
     assert [a.weight for a in out.aux] == pytest.approx([1.0, 1.0])
     assert [a.logits.shape[-2:] for a in out.aux] == [(16, 24), (8, 12)]
+
+
+def test_backbone_choice() -> None:
+    with torch.device("meta"):
+        model = ffseg.create_model("bisenetv1", backbone="resnet101")
+    assert model.encoder.out_channels[-1] == 2048
+    assert model.pretrained_cfg.model_args == {"backbone": "resnet101"}
+    with pytest.raises(ValueError, match="choose one of resnet18, resnet101"):
+        ffseg.create_model("bisenetv1", backbone="resnet34")

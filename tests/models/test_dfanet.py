@@ -25,3 +25,11 @@ def test_features_only() -> None:
     assert [(f.shape[1], 64 // f.shape[-1]) for f in feats] == [
         (i.num_chs, i.reduction) for i in encoder.feature_info
     ]
+
+
+def test_reset_classifier_replaces_low_and_high_classifiers() -> None:
+    model = ffseg.create_model("dfanet").eval()
+    model.reset_classifier(5)
+    assert [h.cls.out_channels for h in model.high] == [5, 5, 5]
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 128, 128)).shape == (1, 5, 32, 32)

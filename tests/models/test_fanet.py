@@ -43,6 +43,16 @@ def test_torchvision_checkpoint_loads_into_encoder(name: str, tv_name: str, tmp_
     assert len(encoder.feature_info) == 4
 
 
+def test_backbone_choice() -> None:
+    with torch.device("meta"):
+        model = ffseg.create_model("fanet18", backbone="resnet134")
+        reference = ffseg.create_model("fanet134")
+    assert count_params(model) == count_params(reference)
+    assert model.pretrained_cfg.model_args == {"backbone": "resnet134"}
+    with pytest.raises(ValueError, match="unknown fanet backbone 'resnet22s'; choose one of"):
+        ffseg.create_model("fanet18", backbone="resnet22s")
+
+
 def test_strided_first_stage_and_features_only() -> None:
     x = torch.randn(1, 3, 128, 128)
     enc = ffseg.create_model("fanet18", features_only=True).eval()

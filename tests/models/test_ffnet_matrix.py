@@ -126,6 +126,6 @@ def test_num_classes_changes_only_the_classifier(name: str) -> None:
     ours, theirs = model.state_dict(), other.state_dict()
     assert ours.keys() == theirs.keys()
     changed = {k for k in ours if ours[k].shape != theirs[k].shape}
-    prefix = model.pretrained_cfg.classifier
+    prefix = model.classifier_path
     assert changed and all(k.startswith(prefix) for k in changed)
     assert other.pretrained_cfg.num_classes == 5 and other.pretrained_cfg.classes is None

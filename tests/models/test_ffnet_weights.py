@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_new_num_classes_reinitialises_only_the_classifier(
     state = _official_checkpoint(SMALL, path)
     with caplog.at_level(logging.INFO, logger="ffseg"):
         model = ffseg.create_model(SMALL, pretrained=path, num_classes=5)
-    head = model.pretrained_cfg.classifier
+    head = model.classifier_path
     lines = [r.getMessage() for r in caplog.records if "re-initialised" in r.getMessage()]
     assert len(lines) == 1 and head in lines[0] and "19" in lines[0]
     for key, value in model.state_dict().items():
@@ -151,3 +152,44 @@ def test_features_only_from_a_full_checkpoint(tmp_path: Path) -> None:
     encoder = ffseg.create_model("ffnet54s_bbb_mobile", pretrained=path, features_only=True)
     for key, value in encoder.state_dict().items():
         assert torch.equal(value, state[key]), key
+
+
+def test_load_model_reads_the_class_count_from_the_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "camvid.pth"
+    model = ffseg.create_model(SMALL, num_classes=11)
+    torch.save(model.state_dict(), path)
+    for asked in (None, 11):  # inferred, or explicit and matching
+        loaded = ffseg.models.load_model(path, name=SMALL, num_classes=asked)
+        assert loaded.num_classes == 11 and loaded.pretrained_cfg.num_classes == 11
+        for key, value in loaded.state_dict().items():
+            assert torch.equal(value, model.state_dict()[key]), key
+    with pytest.raises(WeightsError) as err:
+        ffseg.models.load_model(path, name=SMALL, num_classes=19)
+    message = str(err.value)
+    assert str(path) in message and "11-class" in message and "19 classes" in message
+    assert "--num-classes 11" in message
+
+
+def test_save_pretrained_config_rebuilds_the_model(tmp_path: Path) -> None:
+    model = ffseg.create_model(SMALL, init="kaiming").eval()
+    model.reset_classifier(4)  # not in model_args: the cfg's class count rebuilds it
+    ffseg.save_pretrained(model, tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    cfg = config["pretrained_cfg"]
+    assert cfg["architecture"] == "ffnet40s_dbbb_mobile" and cfg["num_classes"] == 4
+    assert cfg["model_args"] == {"init": "kaiming"}
+    loaded = ffseg.models.load_model(tmp_path)
+    assert loaded.pretrained_cfg == model.pretrained_cfg and loaded.num_classes == 4
+    with pytest.raises(WeightsError, match="--num-classes"):
+        ffseg.models.load_model(tmp_path, num_classes=19)
+
+
+def test_load_pretrained_reads_format_1_folders(tmp_path: Path) -> None:
+    model = ffseg.create_model(SMALL, num_classes=3).eval()
+    ffseg.save_pretrained(model, tmp_path)
+    old = {"ffseg_format": 1, "model_args": {"name": SMALL.lower(), "num_classes": 3}}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    loaded = ffseg.load_pretrained(tmp_path)
+    assert loaded.num_classes == 3
+    for key, value in loaded.state_dict().items():
+        assert torch.equal(value, model.state_dict()[key]), key

@@ -21,6 +21,7 @@ def test_cascade_label_guidance() -> None:
     assert out.logits.shape == (2, 3, 32, 32)
     assert [a.logits.shape[-1] for a in out.aux] == [8, 16]  # 1/16 and 1/8
     assert [a.weight for a in out.aux] == pytest.approx([0.4, 0.4])
+    assert [a.name for a in out.aux] == list(model.aux_heads)
 
 
 def test_features_only_reports_dilated_strides() -> None:

@@ -28,7 +28,7 @@ def test_aux_heads_at_stride_16_and_32() -> None:
     shapes = {a.name: tuple(a.logits.shape) for a in out.aux}
     assert shapes == {"aux16": (1, 5, 8, 8), "aux32": (1, 5, 4, 4)}
     assert all(a.weight == 1.0 and a.kind == "seg" for a in out.aux)
-    assert not model.pretrained_cfg.onnx_dynamic_shapes  # SPPM pools to fixed bins
+    assert not model.supports_dynamic_shapes  # SPPM pools to fixed bins
 
 
 def test_stdc_encoder_weights_transfer_from_stdc_seg(tmp_path) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import ffseg
 from ffseg.models import (
     UnknownModelError,
     get_model_entry,
+    get_pretrained_cfg,
     is_model,
     list_aliases,
     list_models,
@@ -65,3 +67,16 @@ def test_registering_a_duplicate_or_uppercase_name_fails() -> None:
 
 def test_entry_records_module() -> None:
     assert get_model_entry("segmentation_ffnet40S_BBB_mobile").module == "ffnet"
+
+
+def test_default_cfgs_are_read_without_building(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_build(self: torch.nn.Module, *args: object, **kwargs: object) -> None:
+        raise AssertionError(f"get_pretrained_cfg built a {type(self).__name__}")
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", no_build)
+    for name in list_models():
+        cfg = get_pretrained_cfg(name)
+        assert cfg.architecture == name and cfg.family, name
+    assert get_pretrained_cfg("segmentation_ffnet40S_BBB_mobile").architecture == (
+        "ffnet40s_bbb_mobile"
+    )

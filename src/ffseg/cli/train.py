@@ -3,27 +3,38 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
-from pathlib import Path
 
-from ffseg.config import Config, apply_overrides, load_config
+import yaml
 
-__all__ = ["register", "run_demo", "run_train"]
+from ffseg.config import config_to_dict, load_config
+from ffseg.engine.train import FitResult, fit
 
-#: The demo recipe in the source tree (the built-in defaults are the same recipe).
-DEMO_RECIPE = Path(__file__).resolve().parents[3] / "configs" / "demo.yaml"
+__all__ = ["DEMO_RECIPE", "register", "run_demo", "run_train"]
+
+#: The packaged recipe ``ffseg demo`` trains (and ``ffseg train`` without ``--config``).
+DEMO_RECIPE = "demo"
+
+#: How the CLI names a task's score.
+SCORE_LABELS = {"miou": "mIoU", "top1": "top-1"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
         help="train a recipe (works the same under torchrun)",
-        description="Train from a YAML recipe. Multi-GPU / multi-node: "
-        "torchrun --nproc-per-node N -m ffseg train --config R.yaml",
+        description="Train from a recipe. Multi-GPU / multi-node: "
+        "torchrun --nproc-per-node N -m ffseg train --config RECIPE",
     )
-    p.add_argument("--config", "-c", help="YAML recipe (default: the built-in demo recipe)")
+    p.add_argument(
+        "--config",
+        "-c",
+        default=DEMO_RECIPE,
+        metavar="RECIPE",
+        help="a packaged recipe name (see `ffseg recipes`) or a YAML file "
+        f"(default: {DEMO_RECIPE})",
+    )
     _common(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue runs/<name> exactly from last.pt")
     p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
@@ -64,22 +75,17 @@ def _is_main() -> bool:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ffseg.config import config_to_dict
-    from ffseg.engine.train import fit
-
     if args.resume:
-        if args.config or args.overrides:
+        if args.config != DEMO_RECIPE or args.overrides:
             print(
                 "ffseg train: --resume continues with the recipe stored in the run; "
                 "--config/--set are ignored",
                 file=sys.stderr,
             )
-        result = fit(Config(), resume=args.resume)
+        result = fit(resume=args.resume)
     else:
         cfg = load_config(args.config, _cli_overrides(args))
         if args.print_config:
-            import yaml
-
             print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
             return 0
         result = fit(cfg)
@@ -88,37 +94,34 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(result: dict) -> None:
-    if "miou" in result:
-        label = "top-1" if "top1" in result else "mIoU"
-        print(f"val {label}: {result['miou'] * 100:.2f}  (best {result['best_score'] * 100:.2f})")
-    print(f"run folder: {result['run_dir']}  ({result['iterations']} iterations, "
-          f"{result['seconds']:.0f} s)")  # fmt: skip
+def _report(result: FitResult) -> None:
+    if result.score is not None:
+        label = SCORE_LABELS.get(result.score_name, result.score_name)
+        print(f"val {label}: {result.score * 100:.2f}  (best {result.best_score * 100:.2f})")
+    print(f"run folder: {result.run_dir}  ({result.iterations} iterations, {result.seconds:.0f} s)")
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from ffseg.engine.train import fit
-
-    recipe = DEMO_RECIPE if DEMO_RECIPE.is_file() else None
-    cfg = load_config(recipe, _cli_overrides(args))
-    cfg = apply_overrides(cfg, [])  # validated copy
+    cfg = load_config(DEMO_RECIPE, _cli_overrides(args))
     result = fit(cfg)
     if not _is_main():
         return 0
-    n = result["num_classes"]
-    chance = _chance_miou(n)
-    print()
+    metrics = result.metrics
     model = cfg.model.name.rpartition(":")[2]
     if "backbone" in cfg.model.kwargs:
         model += f"({cfg.model.kwargs['backbone']})"
-    print(f"ffseg demo: {model} on SyntheticScenes ({n} classes), "
-          f"{result['iterations']} iterations in {result['seconds']:.0f} s")  # fmt: skip
+    print()
     print(
-        f"  val mIoU  {result['miou'] * 100:5.1f}   (chance ~{chance * 100:.1f}: random guessing)"
+        f"ffseg demo: {model} on SyntheticScenes ({result.num_classes} classes), "
+        f"{result.iterations} iterations in {result.seconds:.0f} s"
     )
-    print(f"  val aAcc  {result.get('aacc', math.nan) * 100:5.1f}")
-    print(f"  run folder: {result['run_dir']}")
-    for path in result["overlays"]:
+    chance = _chance_miou(result.num_classes)
+    print(
+        f"  val mIoU  {metrics['miou'] * 100:5.1f}   (chance ~{chance * 100:.1f}: random guessing)"
+    )
+    print(f"  val aAcc  {metrics['aacc'] * 100:5.1f}")
+    print(f"  run folder: {result.run_dir}")
+    for path in result.overlays:
         print(f"  overlay: {path}")
     return 0
 

@@ -16,8 +16,9 @@ from ffseg.data.datasets import (
     labelid_to_trainid,
     trainid_to_labelid,
 )
-from ffseg.data.samplers import DistributedEvalSampler
+from ffseg.data.samplers import DistributedEvalSampler, SkipSampler
 from ffseg.data.transforms import eval_transforms, train_transforms
+from ffseg.data.views import SeededSamples, Transformed
 
 __all__ = [
     "CAMVID_CLASSES",
@@ -31,8 +32,11 @@ __all__ = [
     "DistributedEvalSampler",
     "FolderDataset",
     "ImageFolderClassification",
+    "SeededSamples",
     "SegDataset",
+    "SkipSampler",
     "SyntheticScenes",
+    "Transformed",
     "build_dataset",
     "eval_transforms",
     "imagenet_classes",

@@ -1,4 +1,4 @@
-"""Samplers: distributed evaluation without padding (no sample seen twice, none dropped)."""
+"""Samplers: distributed evaluation without padding, and skipping the start of an epoch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sized
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
-__all__ = ["DistributedEvalSampler"]
+__all__ = ["DistributedEvalSampler", "SkipSampler"]
 
 
 class DistributedEvalSampler(Sampler[int]):
@@ -32,3 +32,17 @@ class DistributedEvalSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return len(range(self.rank, len(self.dataset), self.num_replicas))
+
+
+class SkipSampler(Sampler[int]):
+    """The indices of ``base`` without the first ``skip`` (resuming in the middle of an epoch)."""
+
+    def __init__(self, base: Sampler[int], skip: int) -> None:
+        self.base = base
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self.base)[self.skip :])
+
+    def __len__(self) -> int:
+        return max(0, len(self.base) - self.skip)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
+from ffseg.classes import IMAGENET_MEAN, IMAGENET_STD
 from ffseg.data.datasets.base import IGNORE_INDEX
 
 __all__ = [
@@ -28,9 +29,6 @@ __all__ = [
     "imagenet_train_transforms",
     "train_transforms",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class RandomScale(v2.Transform):

@@ -1,10 +1,21 @@
 """Measuring and preparing models for deployment.
 
 Submodules: ``flops`` (MACs/params), ``fuse`` (BN folding), ``export`` (ONNX / TorchScript /
-torch.export), ``quantize`` (ONNX Runtime INT8), ``bench`` (latency), ``ort`` (sessions).
+torch.export), ``quantize`` (ONNX Runtime INT8), ``bench`` (latency), ``report`` (result files,
+Pareto plot), ``ort`` (sessions, :class:`OnnxModel`), ``model_info`` (name, input sizes,
+capabilities), ``runtime`` (timing, thread and denormal settings), ``samples`` (real images).
 """
 
 from ffseg.deploy.flops import count_macs, count_params
 from ffseg.deploy.fuse import fold_batchnorm, prepare_for_inference
+from ffseg.deploy.model_info import check_input_size
+from ffseg.deploy.ort import OnnxModel
 
-__all__ = ["count_macs", "count_params", "fold_batchnorm", "prepare_for_inference"]
+__all__ = [
+    "OnnxModel",
+    "check_input_size",
+    "count_macs",
+    "count_params",
+    "fold_batchnorm",
+    "prepare_for_inference",
+]

@@ -9,17 +9,14 @@ peak, and each backend's max-abs difference and argmax agreement against raw eag
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
-import json
+import inspect
 import logging
 import os
 import platform
 import statistics
 import tempfile
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +24,31 @@ import numpy as np
 import torch
 from torch import nn
 
+from ffseg._version import __version__
+from ffseg.deploy.export import export_onnx
 from ffseg.deploy.flops import count_macs, count_params
 from ffseg.deploy.fuse import prepare_for_inference
+from ffseg.deploy.model_info import check_input_size, input_size_of, model_name
+from ffseg.deploy.ort import ort_session
+from ffseg.deploy.quantize import quantize_onnx
+from ffseg.deploy.runtime import time_fn, torch_threads
+from ffseg.engine.precision import resolve_precision
+from ffseg.layers import resize_to
+from ffseg.models import PretrainedCfg, create_model, list_models, load_model, resolve_name
 
 __all__ = [
     "BACKENDS",
     "PRECISIONS",
+    "VALID_PRECISIONS",
     "BenchResult",
+    "ImageSource",
     "benchmark_model",
+    "benchmark_models",
+    "expand_model_names",
+    "load_bench_model",
     "machine_info",
     "measure_peak",
-    "pareto_plot",
-    "results_markdown",
     "time_fn",
-    "write_results",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,16 @@ log = logging.getLogger(__name__)
 #: raw = plain eager PyTorch without BN folding (the reference); the others fold BN first.
 BACKENDS = ("raw", "eager", "channels_last", "compile", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
+#: The precisions each backend runs (fp16 also needs CUDA).
+VALID_PRECISIONS = {
+    "raw": ("fp32", "bf16", "fp16"),
+    "eager": ("fp32", "bf16", "fp16"),
+    "channels_last": ("fp32", "bf16", "fp16"),
+    "compile": ("fp32", "bf16", "fp16"),
+    "onnxruntime": ("fp32", "int8"),
+}
+#: Random calibration batches used for int8 when no real images are given.
+RANDOM_IMAGES = 8
 
 
 @dataclass
@@ -78,29 +96,12 @@ class BenchResult:
         return asdict(self)
 
 
-def time_fn(fn: Callable[[], Any], runs: int = 50, warmup: int = 5) -> list[float]:
-    """Wall-clock milliseconds of ``runs`` calls of ``fn`` after ``warmup`` calls."""
-    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return times
-
-
 def _percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q))
 
 
 def machine_info(threads: int | None = None) -> dict[str, Any]:
     """CPU/GPU name, thread count and library versions."""
-    import ffseg
-
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -113,7 +114,7 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "threads": threads or torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "python": platform.python_version(),
-        "ffseg": ffseg.__version__,
+        "ffseg": __version__,
         "torch": torch.__version__,
         "numpy": np.__version__,
     }
@@ -136,16 +137,26 @@ def measure_peak(
     """This machine's achievable GFLOP/s: a 2048^3 GEMM and a 3x3 conv (256->256, 128x256).
 
     Keys ``gemm_<dtype>`` and ``conv3x3_<dtype>`` (GFLOP/s, best of ``runs``; the conv is
-    channels_last, the fastest layout for oneDNN/cuDNN).
+    channels_last, the fastest layout for oneDNN/cuDNN). fp16 is skipped without CUDA.
     """
-    if threads:
-        torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    with torch_threads(threads):
+        return _measure_peak(device, runs, dtypes, gemm_size, conv_hw, conv_channels)
+
+
+def _measure_peak(
+    device: str,
+    runs: int,
+    dtypes: Sequence[str],
+    gemm_size: int,
+    conv_hw: tuple[int, int],
+    conv_channels: int,
+) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in dtypes:
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
-        if dtype == torch.float16 and device == "cpu":
+        if name == "fp16" and device == "cpu":
             continue
+        dtype = resolve_precision(name, device).dtype
         n = gemm_size
         a = torch.randn(n, n, device=device, dtype=dtype)
         b = torch.randn(n, n, device=device, dtype=dtype)
@@ -162,82 +173,133 @@ def measure_peak(
     return out
 
 
-def _model_name(model: nn.Module) -> str:
-    return getattr(model, "model_args", {}).get("name", type(model).__name__)
+def load_bench_model(
+    name: str | None, weights: str | os.PathLike[str] | None = None, num_classes: int | None = None
+) -> nn.Module:
+    """A model in eval mode for timing: ``weights`` (a checkpoint file or a saved folder), or
+    random weights with the model's He-style initialisation when its constructor offers one
+    (an ``init`` argument), so random activations keep realistic magnitudes instead of decaying
+    into denormals."""
+    if weights is not None:
+        return load_model(weights, name=name, num_classes=num_classes).eval()
+    if name is None:
+        raise ValueError("a model name is needed without weights (pass --model NAME)")
+    with torch.device("meta"):
+        probe = create_model(name, num_classes=num_classes)
+    kwargs = {"init": "kaiming"} if "init" in inspect.signature(type(probe)).parameters else {}
+    return create_model(name, num_classes=num_classes, **kwargs).eval()
 
 
-def _build_runner(
-    model: nn.Module,
-    backend: str,
-    precision: str,
-    x: torch.Tensor,
-    threads: int,
-    workdir: Path,
-    calibration: Sequence[np.ndarray] | None,
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    device = x.device
-    if precision == "fp16" and device.type != "cuda":
-        raise RuntimeError("fp16 needs CUDA here (CPU fp16 kernels are slow or missing)")
+def expand_model_names(patterns: Sequence[str]) -> list[str]:
+    """Canonical names for names, aliases and fnmatch patterns (in order, without repeats)."""
+    names: list[str] = []
+    for pattern in patterns:
+        wildcard = any(c in pattern for c in "*?[")
+        found = list_models(pattern) if wildcard else [resolve_name(pattern)]
+        if not found:
+            raise ValueError(f"no model matches {pattern!r}; see `ffseg list`")
+        names += [n for n in found if n not in names]
+    return names
+
+
+#: ``images(split, (H, W), cfg)`` -> normalised ``[1, 3, H, W]`` images of a dataset split.
+ImageSource = Callable[[str, tuple[int, int], PretrainedCfg], list[torch.Tensor]]
+
+
+def benchmark_models(
+    names: Sequence[str | None],
+    sizes: Sequence[Sequence[int] | None] = (None,),
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    num_classes: int | None = None,
+    images: ImageSource | None = None,
+    **options: Any,
+) -> list[BenchResult]:
+    """:func:`benchmark_model` for every model (:func:`load_bench_model`) at every size.
+
+    A name may be ``None`` when ``weights`` is a ``save_pretrained`` folder. ``sizes`` default
+    to each model's native input size; ``images`` gives real images: ``val``
+    ones for the accuracy columns and ``train`` ones for int8 calibration. ``options`` go to
+    :func:`benchmark_model`.
+    """
+    if weights is not None and len(names) > 1:
+        raise ValueError("--weights applies to a single model; pass one --model")
+    results: list[BenchResult] = []
+    for name in names:
+        model = load_bench_model(name, weights, num_classes)
+        for size in sizes or (None,):
+            hw = input_size_of(model, size)
+            compare = calibration = None
+            if images is not None:
+                compare = images("val", hw, model.pretrained_cfg)
+                calibration = [t.numpy() for t in images("train", hw, model.pretrained_cfg)]
+            results += benchmark_model(
+                model, hw, compare_inputs=compare, calibration=calibration, **options
+            )
+    return results
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every runner of one benchmark shares."""
+
+    x: torch.Tensor  # the timed input
+    threads: int
+    workdir: Path  # exported / quantized ONNX files
+    calibration: Sequence[np.ndarray] | None
+
+
+Runner = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _build_runner(model: nn.Module, backend: str, precision: str, setup: _Setup) -> Runner:
     if backend == "onnxruntime":
-        return _onnx_runner(model, precision, x, threads, workdir, calibration)
+        return _onnx_runner(model, precision, setup)
     if precision == "int8":
         raise RuntimeError("int8 runs through ONNX Runtime only (backend onnxruntime)")
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    device = setup.x.device
+    dtype = resolve_precision(precision, device).dtype
     channels_last = backend in ("channels_last", "compile")
     prepared = prepare_for_inference(
         model, fold_bn=backend != "raw", channels_last=channels_last, dtype=dtype, device=device
     )
-    fn: Callable[[torch.Tensor], torch.Tensor] = prepared
-    if backend == "compile":
-        fn = torch.compile(prepared, dynamic=False)
-    elif backend not in ("raw", "eager", "channels_last"):
-        raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
+    fn: Runner = torch.compile(prepared, dynamic=False) if backend == "compile" else prepared
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def run(inp: torch.Tensor) -> torch.Tensor:
-        inp = inp.to(device, dtype)
-        if channels_last:
-            inp = inp.contiguous(memory_format=torch.channels_last)
-        return fn(inp)
+        return fn(inp.to(device, dtype).contiguous(memory_format=memory_format))
 
     return run
 
 
-def _onnx_runner(
-    model: nn.Module,
-    precision: str,
-    x: torch.Tensor,
-    threads: int,
-    workdir: Path,
-    calibration: Sequence[np.ndarray] | None,
-) -> Callable[[torch.Tensor], torch.Tensor]:
-    from ffseg.deploy.export import export_onnx
-    from ffseg.deploy.ort import ort_session
-
-    if precision not in ("fp32", "int8"):
-        raise RuntimeError(f"onnxruntime backend runs fp32 and int8, not {precision}")
-    size = tuple(x.shape[-2:])
-    fp32 = workdir / f"{_model_name(model)}_{size[0]}x{size[1]}_b{x.shape[0]}.onnx"
+def _onnx_runner(model: nn.Module, precision: str, setup: _Setup) -> Runner:
+    x = setup.x
+    size = (int(x.shape[-2]), int(x.shape[-1]))
+    fp32 = setup.workdir / f"{model_name(model)}_{size[0]}x{size[1]}_b{x.shape[0]}.onnx"
     if not fp32.is_file():
-        export_onnx(model, fp32, size, batch=x.shape[0], sidecar=False)  # type: ignore[arg-type]
+        export_onnx(model, fp32, size, batch=x.shape[0], sidecar=False)
     path = fp32
     if precision == "int8":
-        from ffseg.deploy.quantize import quantize_onnx
-
         path = fp32.with_name(fp32.stem + "_int8.onnx")
         if not path.is_file():
-            if not calibration:
-                log.warning("int8 calibration on random inputs: pass real images for real ranges")
-                gen = np.random.default_rng(0)
-                calibration = [gen.standard_normal(x.shape, dtype=np.float32) for _ in range(8)]
-            calib = [_fit(c, x.shape) for c in calibration]
-            quantize_onnx(fp32, path, calib, per_channel=True)
+            quantize_onnx(fp32, path, _calibration(setup), per_channel=True)
     provider = "cuda" if x.device.type == "cuda" else "cpu"
-    session = ort_session(path, threads=threads, provider=provider)
+    session = ort_session(path, threads=setup.threads, provider=provider)
 
     def run(inp: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(session.run(None, {"input": inp.cpu().numpy()})[0])
 
     return run
+
+
+def _calibration(setup: _Setup) -> list[np.ndarray]:
+    arrays = setup.calibration
+    if not arrays:
+        log.warning("int8 calibration on random inputs: pass real images for real ranges")
+        gen = np.random.default_rng(0)
+        shape = setup.x.shape
+        arrays = [gen.standard_normal(shape, dtype=np.float32) for _ in range(RANDOM_IMAGES)]
+    return [_fit(a, setup.x.shape) for a in arrays]
 
 
 def _fit(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
@@ -246,7 +308,7 @@ def _fit(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     if t.dim() == 3:
         t = t.unsqueeze(0)
     if tuple(t.shape[-2:]) != tuple(shape[-2:]):
-        t = torch.nn.functional.interpolate(t, size=tuple(shape[-2:]), mode="bilinear")
+        t = resize_to(t, tuple(shape[-2:]), "bilinear_half")
     return t[:1].expand(shape[0], -1, -1, -1).contiguous().numpy()
 
 
@@ -260,7 +322,7 @@ def benchmark_model(
     runs: int = 50,
     warmup: int = 5,
     threads: int | None = None,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
     peak_gflops: float | None = None,
     compare_inputs: Sequence[torch.Tensor] | None = None,
     calibration: Sequence[np.ndarray] | None = None,
@@ -268,70 +330,74 @@ def benchmark_model(
 ) -> list[BenchResult]:
     """Benchmark one model at ``input_size`` ``(H, W)`` for every backend x precision.
 
-    Combinations that cannot run (e.g. bf16 on ONNX Runtime, int8 in eager) are skipped
-    silently; failures of valid combinations are recorded in ``BenchResult.error``.
+    Combinations that cannot run (e.g. bf16 on ONNX Runtime, int8 in eager, fp16 without CUDA)
+    are skipped silently; failures of valid combinations are recorded in ``BenchResult.error``.
     ``compare_inputs`` are normalised images (``[3,H,W]`` or ``[1,3,H,W]``, e.g. real CamVid
-    images) used for the accuracy columns; default one random input.
+    images) used for the accuracy columns; default one random input. ``threads`` applies
+    during the call only.
     """
-    from ffseg.inference import check_input_size
-
     check_input_size(model, input_size)
-    threads = threads or torch.get_num_threads()
-    torch.set_num_threads(threads)
-    model = model.eval()
-    name = _model_name(model)
-    h, w = input_size
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 3, h, w, generator=gen).to(device)
+    for backend in backends:
+        if backend not in VALID_PRECISIONS:
+            raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
+    for precision in precisions:
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+    device = torch.device(device)
+    combos = [
+        (b, p)
+        for b in backends
+        for p in precisions
+        if p in VALID_PRECISIONS[b] and (p != "fp16" or device.type == "cuda")
+    ]
+    with torch_threads(threads) as n_threads, contextlib.ExitStack() as stack:
+        wd = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        wd.mkdir(parents=True, exist_ok=True)
+        x = torch.randn(batch, 3, *input_size, generator=torch.Generator().manual_seed(0))
+        setup = _Setup(x.to(device), n_threads, wd, calibration)
+        results = _run_all(model.eval(), combos, setup, compare_inputs, runs, warmup, peak_gflops)
+    base = next((r for r in results if (r.backend, r.precision) == ("raw", "fp32")), None)
+    for r in results:
+        if base is not None and not base.error and not r.error:
+            r.speedup_vs_raw = base.median_ms / r.median_ms
+    return results
+
+
+def _run_all(
+    model: nn.Module,
+    combos: list[tuple[str, str]],
+    setup: _Setup,
+    compare_inputs: Sequence[torch.Tensor] | None,
+    runs: int,
+    warmup: int,
+    peak_gflops: float | None,
+) -> list[BenchResult]:
+    x = setup.x
+    name, (batch, _, h, w) = model_name(model), x.shape
     inputs = [x]
     if compare_inputs:
-        inputs = [torch.from_numpy(_fit(np.asarray(c), x.shape)).to(device) for c in compare_inputs]
+        inputs = [
+            torch.from_numpy(_fit(np.asarray(c), x.shape)).to(x.device) for c in compare_inputs
+        ]
     params = count_params(model) / 1e6
-    macs = count_macs(model, input_size, batch) / 1e9
+    macs = count_macs(model, (h, w), batch) / 1e9
     with torch.inference_mode():
-        references = [model.float().to(device)(inp).float().cpu() for inp in inputs]
-    results: list[BenchResult] = []
-    valid = {
-        "raw": ("fp32", "bf16", "fp16"),
-        "eager": ("fp32", "bf16", "fp16"),
-        "channels_last": ("fp32", "bf16", "fp16"),
-        "compile": ("fp32", "bf16", "fp16"),
-        "onnxruntime": ("fp32", "int8"),
-    }
-    tmp = tempfile.TemporaryDirectory() if workdir is None else contextlib.nullcontext(workdir)
-    with tmp as wd:
-        wd_path = Path(wd)
-        wd_path.mkdir(parents=True, exist_ok=True)
-        for backend in backends:
-            if backend not in valid:
-                raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
-            for precision in precisions:
-                if precision not in PRECISIONS:
-                    raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
-                if precision not in valid[backend]:
-                    continue
-                if precision == "fp16" and device != "cuda":
-                    continue
-                res = BenchResult(name, h, w, batch, backend, precision, threads)
-                res.params_m, res.gmacs = params, macs
-                try:
-                    run = _build_runner(model, backend, precision, x, threads, wd_path, calibration)
-                    with torch.inference_mode():
-                        times = time_fn(lambda run=run: run(x), runs, warmup)
-                        outs = [run(inp).float().cpu() for inp in inputs]
-                    _fill(res, times, references, outs, peak_gflops)
-                except Exception as exc:  # recorded, not fatal: one backend may be unavailable
-                    log.warning("%s %s/%s failed: %s", name, backend, precision, exc)
-                    res.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-                results.append(res)
-                log.info(
-                    "%s %dx%d %s/%s: median %.1f ms", name, h, w, backend, precision, res.median_ms
-                )
-    raw = {r.precision: r for r in results if r.backend == "raw" and not r.error}
-    base = raw.get("fp32")
-    for r in results:
-        if base is not None and not r.error:
-            r.speedup_vs_raw = base.median_ms / r.median_ms
+        references = [model.float().to(x.device)(inp).float().cpu() for inp in inputs]
+    results = []
+    for backend, precision in combos:
+        res = BenchResult(name, h, w, batch, backend, precision, setup.threads)
+        res.params_m, res.gmacs = params, macs
+        try:
+            run = _build_runner(model, backend, precision, setup)
+            with torch.inference_mode():
+                times = time_fn(lambda run=run: run(x), runs, warmup)
+                outs = [run(inp).float().cpu() for inp in inputs]
+            _fill(res, times, references, outs, peak_gflops)
+        except Exception as exc:  # recorded, not fatal: one backend may be unavailable
+            log.warning("%s %s/%s failed: %s", name, backend, precision, exc)
+            res.error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        results.append(res)
+        log.info("%s %dx%d %s/%s: median %.1f ms", name, h, w, backend, precision, res.median_ms)
     return results
 
 
@@ -356,107 +422,3 @@ def _fill(
             agree.append(float((ref.argmax(1) == out.argmax(1)).float().mean()))
     res.max_abs_diff = max(diffs)
     res.argmax_agreement = float(np.mean(agree)) if agree else float("nan")
-
-
-# ----------------------------------------------------------------------------- output
-_COLUMNS = [f.name for f in fields(BenchResult)]
-
-
-def results_markdown(results: Sequence[BenchResult]) -> str:
-    """A markdown table of results (errors in the last column)."""
-    head = [
-        "model", "input", "backend", "prec", "median ms", "p90 ms", "img/s", "params M",
-        "GMACs", "GFLOP/s", "% peak", "speedup", "max abs diff", "argmax agree", "note",
-    ]  # fmt: skip
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-
-    def f(v: float, fmt: str) -> str:
-        return "" if v != v else format(v, fmt)  # NaN -> empty
-
-    for r in results:
-        row = [
-            r.model, f"{r.batch}x{r.height}x{r.width}", r.backend, r.precision,
-            f(r.median_ms, ".1f"), f(r.p90_ms, ".1f"), f(r.images_per_s, ".2f"),
-            f(r.params_m, ".2f"), f(r.gmacs, ".1f"), f(r.gflops_per_s, ".1f"),
-            f(r.peak_share * 100, ".0f"), f(r.speedup_vs_raw, ".2f") + ("x" if r.speedup_vs_raw == r.speedup_vs_raw else ""),
-            f(r.max_abs_diff, ".2e"), f(r.argmax_agreement * 100, ".2f"), r.error,
-        ]  # fmt: skip
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
-
-
-def write_results(
-    results: Sequence[BenchResult],
-    path: str | os.PathLike[str],
-    meta: dict[str, Any] | None = None,
-) -> Path:
-    """Write results as ``.csv``, ``.json`` or ``.md`` (by suffix), atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=_COLUMNS)
-        writer.writeheader()
-        for r in results:
-            writer.writerow(r.to_dict())
-        text = buf.getvalue()
-    elif suffix == ".json":
-        text = json.dumps({"meta": meta or {}, "results": [r.to_dict() for r in results]}, indent=2)
-    elif suffix == ".md":
-        info = "\n".join(f"- {k}: {v}" for k, v in (meta or {}).items())
-        text = (info + "\n\n" if info else "") + results_markdown(results) + "\n"
-    else:
-        raise ValueError(f"results file must end in .csv, .json or .md, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
-def pareto_plot(
-    results: Sequence[BenchResult],
-    path: str | os.PathLike[str],
-    miou: dict[str, float],
-    *,
-    title: str = "",
-) -> Path:
-    """Latency (best backend per model) vs mIoU as a PNG, the Pareto front joined by a line.
-
-    ``miou`` maps model names to mIoU (e.g. ``pretrained_cfg.published`` or a results file);
-    models without one are left out.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    best: dict[str, float] = {}
-    for r in results:
-        if not r.error and r.model in miou:
-            best[r.model] = min(best.get(r.model, float("inf")), r.median_ms)
-    if not best:
-        raise ValueError("no benchmarked model has an mIoU to plot (pass --miou-file)")
-    points = sorted((lat, miou[m], m) for m, lat in best.items())
-    front, top = [], -float("inf")
-    for lat, acc, _name in points:
-        if acc > top:
-            front.append((lat, acc))
-            top = acc
-    fig, ax = plt.subplots(figsize=(7, 5))
-    ax.scatter([p[0] for p in points], [p[1] for p in points])
-    for lat, acc, name in points:
-        ax.annotate(name, (lat, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.plot([p[0] for p in front], [p[1] for p in front], "r--", label="Pareto front")
-    ax.set_xlabel("latency, ms (median, best backend)")
-    ax.set_ylabel("mIoU")
-    ax.set_title(title or "latency vs mIoU")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path

@@ -8,29 +8,42 @@ verify never looks complete.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ffseg._io import atomic_write, atomic_write_json
+from ffseg._version import __version__
+from ffseg.classes import palette_for
 from ffseg.deploy.fuse import prepare_for_inference
+from ffseg.deploy.model_info import (
+    check_input_size,
+    input_size_of,
+    model_name,
+    supports_dynamic_shapes,
+)
+from ffseg.deploy.ort import ort_session
+from ffseg.layers import resize_to
 
 __all__ = [
+    "EXPORT_DYNAMIC_RANGE",
+    "EXPORT_FORMATS",
+    "EXTRA_VERIFY_OFFSET",
     "OUTPUT_KINDS",
     "ExportReport",
     "ExportVerificationError",
     "SegmentationExportWrapper",
     "compare_outputs",
+    "export_model",
     "export_onnx",
     "export_program",
     "export_torchscript",
@@ -41,6 +54,21 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OUTPUT_KINDS = ("logits", "probs", "argmax")
+#: Dynamic ONNX exports accept batches up to ``batch`` and heights/widths in ``[min, max]``.
+EXPORT_DYNAMIC_RANGE = {"batch": 64, "min": 32, "max": 8192}
+#: A dynamic export is also verified at ``(H + offset, max(offset, W - offset))``: a second,
+#: different size proves the graph is not specialised to the example input.
+EXTRA_VERIFY_OFFSET = 64
+#: Required share of pixels whose argmax matches PyTorch's.
+DEFAULT_MIN_AGREEMENT = 0.999
+_LABELS = {"onnx": "ONNX", "torchscript": "TorchScript", "torch.export": "torch.export"}
+#: Artifact format by file suffix.
+EXPORT_FORMATS = {
+    ".onnx": "onnx",
+    ".ts": "torchscript",
+    ".pt": "torchscript",
+    ".pt2": "torch.export",
+}
 
 
 class ExportVerificationError(RuntimeError):
@@ -65,7 +93,7 @@ class SegmentationExportWrapper(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.model(x)
         if self.resize_to_input and y.dim() == 4:
-            y = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+            y = resize_to(y, x.shape[-2:], "bilinear_half")
         if self.output == "probs":
             return y.softmax(dim=1)
         if self.output == "argmax":
@@ -83,9 +111,20 @@ class ExportReport:
     argmax_agreement: float
     checked_shapes: list[list[int]] = field(default_factory=list)
     sidecar: str | None = None
+    input_size: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def summary(self) -> str:
+        """One line: what was written and how well it matched PyTorch."""
+        h, w = self.input_size or ("?", "?")
+        line = (
+            f"wrote {self.path} ({self.format}, input {h}x{w}): verified on "
+            f"{len(self.checked_shapes)} input(s), max abs diff {self.max_abs_diff:.3g}, "
+            f"argmax agreement {self.argmax_agreement:.4%}"
+        )
+        return line + (f"; sidecar {self.sidecar}" if self.sidecar else "")
 
 
 def compare_outputs(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
@@ -105,18 +144,9 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray) -> tuple[float
     return diff, agree
 
 
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def _prepare(
     model: nn.Module, output: str, resize_to_input: bool, input_size: tuple[int, int]
 ) -> SegmentationExportWrapper:
-    from ffseg.inference import check_input_size
-
     check_input_size(model, input_size)
     folded = prepare_for_inference(model.float().cpu(), fold_bn=True)
     return SegmentationExportWrapper(folded, output, resize_to_input).eval()
@@ -152,14 +182,61 @@ def _verify_inputs(
     gen = torch.Generator().manual_seed(0)
     h, w = input_size
     inputs = [torch.randn(batch, 3, h, w, generator=gen)]
-    if dynamic:  # a second, different size proves the graph is not specialised
-        inputs.append(torch.randn(1, 3, h + 64, max(64, w - 64), generator=gen))
+    if dynamic:
+        off = EXTRA_VERIFY_OFFSET
+        inputs.append(torch.randn(1, 3, h + off, max(off, w - off), generator=gen))
     for img in images or ():
         img = img if img.dim() == 4 else img.unsqueeze(0)
         if not dynamic and tuple(img.shape[-2:]) != (h, w):
-            img = F.interpolate(img, size=(h, w), mode="bilinear", align_corners=False)
+            img = resize_to(img, (h, w), "bilinear_half")
         inputs.append(img.float())
     return inputs
+
+
+def _export_verified(
+    fmt: str,
+    path: Path,
+    wrapper: nn.Module,
+    inputs: Sequence[torch.Tensor],
+    save: Callable[[str], None],
+    load: Callable[[str], Callable[[torch.Tensor], np.ndarray]],
+    *,
+    output: str,
+    rtol: float,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
+) -> ExportReport:
+    """Save with ``save(tmp)``, run ``load(tmp)`` on every input against ``wrapper``, and move
+    the file into place only when all agree (a file that failed never looks complete)."""
+    checks: list[tuple[np.ndarray, np.ndarray]] = []
+    worst: list[float] = []
+
+    def write(tmp: str) -> None:
+        save(tmp)
+        run = load(tmp)
+        with torch.no_grad():
+            for x in inputs:
+                checks.append((wrapper(x).numpy(), run(x)))
+        worst.extend(_check(_LABELS[fmt], path, checks, output, rtol, min_agreement))
+
+    atomic_write(path, write)
+    shapes = [list(reference.shape) for reference, _ in checks]
+    size = [int(v) for v in inputs[0].shape[-2:]]
+    return ExportReport(str(path), fmt, worst[0], worst[1], shapes, input_size=size)
+
+
+def _onnx_runner(path: Path, tmp: str) -> Callable[[torch.Tensor], np.ndarray]:
+    session = ort_session(tmp)
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        try:
+            return session.run(None, {"input": x.numpy()})[0]
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ExportVerificationError(
+                f"ONNX Runtime failed to run {path} on input {tuple(x.shape)}: {exc}. "
+                "The file was not written."
+            ) from exc
+
+    return run
 
 
 def export_onnx(
@@ -175,7 +252,7 @@ def export_onnx(
     dynamo: bool = True,
     verify_images: Sequence[torch.Tensor] | None = None,
     rtol: float = 1e-4,
-    min_agreement: float = 0.999,
+    min_agreement: float = DEFAULT_MIN_AGREEMENT,
     sidecar: bool = True,
 ) -> ExportReport:
     """Export ``model`` to ONNX at ``input_size`` ``(H, W)`` and verify it in ONNX Runtime.
@@ -184,8 +261,8 @@ def export_onnx(
         input_size: default ``pretrained_cfg.input_size``.
         output: ``"logits"``, ``"probs"`` or ``"argmax"`` (int64 labels).
         resize_to_input: resize logits to the input size inside the graph.
-        dynamic: dynamic height/width (and batch); only for models whose
-            ``pretrained_cfg.onnx_dynamic_shapes`` is true. Verified at two sizes.
+        dynamic: dynamic height/width (and batch) within :data:`EXPORT_DYNAMIC_RANGE`; only for
+            models whose ``supports_dynamic_shapes`` is true. Verified at two sizes.
         opset: ONNX opset (>= 17).
         dynamo: use the ``torch.export``-based exporter (else the TorchScript-based one).
         verify_images: normalised real images ``[3,H,W]``/``[B,3,H,W]`` to verify on, in
@@ -196,50 +273,37 @@ def export_onnx(
     Raises:
         ExportVerificationError: the exported graph does not reproduce PyTorch (nothing written).
     """
-    from ffseg.deploy.ort import ort_session
-
     if opset < 17:
         raise ValueError(f"opset must be >= 17, got {opset}")
-    cfg = getattr(model, "pretrained_cfg", None)
-    input_size = tuple(input_size or (cfg.input_size[1:] if cfg else (512, 512)))  # type: ignore[assignment]
-    if dynamic and cfg is not None and not cfg.onnx_dynamic_shapes:
+    size = input_size_of(model, input_size)
+    if dynamic and not supports_dynamic_shapes(model):
         raise ValueError(
-            f"model {getattr(model, 'model_args', {}).get('name', '?')} does not support dynamic "
-            "ONNX shapes (pretrained_cfg.onnx_dynamic_shapes is False); export without --dynamic"
+            f"model {model_name(model)} does not support dynamic ONNX shapes "
+            "(supports_dynamic_shapes is False); export without --dynamic"
         )
     path = Path(path)
-    wrapper = _prepare(model, output, resize_to_input, input_size)  # type: ignore[arg-type]
-    example = torch.randn(batch, 3, *input_size)
-    tmp = _atomic_target(path)
-    try:
-        _onnx_export(wrapper, example, tmp, opset, dynamic, dynamo)
-        session = ort_session(tmp)
-        checks = []
-        for x in _verify_inputs(input_size, batch, dynamic, verify_images):  # type: ignore[arg-type]
-            if not dynamic and x.shape[0] != batch:
-                x = x[:1].expand(batch, -1, -1, -1).contiguous()
-            with torch.inference_mode():
-                reference = wrapper(x).numpy()
-            try:
-                candidate = session.run(None, {"input": x.numpy()})[0]
-            except Exception as exc:
-                raise ExportVerificationError(
-                    f"ONNX Runtime failed to run {path} on input {tuple(x.shape)}: {exc}. "
-                    "The file was not written."
-                ) from exc
-            checks.append((reference, candidate))
-        diff, agree = _check("ONNX", path, checks, output, rtol, min_agreement)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    report = ExportReport(str(path), "onnx", diff, agree, [list(r.shape) for r, _ in checks])
+    wrapper = _prepare(model, output, resize_to_input, size)
+    example = torch.randn(batch, 3, *size)
+    inputs = [
+        x if dynamic or x.shape[0] == batch else x[:1].expand(batch, -1, -1, -1).contiguous()
+        for x in _verify_inputs(size, batch, dynamic, verify_images)
+    ]
+    report = _export_verified(
+        "onnx",
+        path,
+        wrapper,
+        inputs,
+        lambda tmp: _onnx_export(wrapper, example, Path(tmp), opset, dynamic, dynamo),
+        partial(_onnx_runner, path),
+        output=output,
+        rtol=rtol,
+        min_agreement=min_agreement,
+    )
     if sidecar:
-        report.sidecar = str(
-            write_sidecar(
-                model, path, input_size, output=output, resize_to_input=resize_to_input,
-                dynamic=dynamic, opset=opset, verification=report,
-            )
-        )  # fmt: skip
+        options = dict(output=output, resize_to_input=resize_to_input, dynamic=dynamic)
+        written = write_sidecar(model, path, size, verification=report, opset=opset, **options)
+        report.sidecar = str(written)
+    diff, agree = report.max_abs_diff, report.argmax_agreement
     log.info("wrote %s (max abs diff %.3g, argmax agreement %.4f)", path, diff, agree)
     return report
 
@@ -247,29 +311,34 @@ def export_onnx(
 def _onnx_export(
     wrapper: nn.Module, example: torch.Tensor, path: Path, opset: int, dynamic: bool, dynamo: bool
 ) -> None:
-    out_name = ["output"]
+    names = dict(input_names=["input"], output_names=["output"], opset_version=opset)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
         if dynamo:
             shapes = None
             if dynamic:
-                dim = torch.export.Dim
-                shapes = {"x": {0: dim("batch", max=64), 2: dim("height", min=32, max=8192),
-                                3: dim("width", min=32, max=8192)}}  # fmt: skip
+                dim, limits = torch.export.Dim, EXPORT_DYNAMIC_RANGE
+                side = dict(min=limits["min"], max=limits["max"])
+                batch_dim = dim("batch", max=limits["batch"])
+                shapes = {"x": {0: batch_dim, 2: dim("height", **side), 3: dim("width", **side)}}
             program = torch.onnx.export(
-                wrapper, (example,), None, dynamo=True, opset_version=opset,
-                input_names=["input"], output_names=out_name, dynamic_shapes=shapes,
-                verbose=False, external_data=False,
-            )  # fmt: skip
+                wrapper,
+                (example,),
+                None,
+                dynamo=True,
+                dynamic_shapes=shapes,
+                verbose=False,
+                external_data=False,
+                **names,
+            )
             program.save(str(path), external_data=False)
         else:
             axes = None
             if dynamic:
                 axes = {"input": {0: "batch", 2: "height", 3: "width"}, "output": {0: "batch"}}
             torch.onnx.export(
-                wrapper, (example,), str(path), dynamo=False, opset_version=opset,
-                input_names=["input"], output_names=out_name, dynamic_axes=axes,
-            )  # fmt: skip
+                wrapper, (example,), str(path), dynamo=False, dynamic_axes=axes, **names
+            )
 
 
 def export_torchscript(
@@ -282,24 +351,23 @@ def export_torchscript(
     rtol: float = 1e-4,
 ) -> ExportReport:
     """Trace the folded model with ``torch.jit.trace``, verify it and save it atomically."""
-    cfg = getattr(model, "pretrained_cfg", None)
-    input_size = tuple(input_size or cfg.input_size[1:])  # type: ignore[union-attr,assignment]
-    wrapper = _prepare(model, output, resize_to_input, input_size)  # type: ignore[arg-type]
-    x = torch.randn(1, 3, *input_size)
-    path = Path(path)
+    size = input_size_of(model, input_size)
+    wrapper = _prepare(model, output, resize_to_input, size)
+    x = torch.randn(1, 3, *size)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(wrapper, x, check_trace=False)
-        reference = wrapper(x).numpy()
-        tmp = _atomic_target(path)
-        try:
-            torch.jit.save(traced, str(tmp))
-            candidate = torch.jit.load(str(tmp))(x).numpy()
-            diff, agree = _check("TorchScript", path, [(reference, candidate)], output, rtol, 0.999)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return ExportReport(str(path), "torchscript", diff, agree, [list(reference.shape)])
+
+    def load(tmp: str) -> Callable[[torch.Tensor], np.ndarray]:
+        module = torch.jit.load(tmp)
+        return lambda t: module(t).numpy()
+
+    save = partial(torch.jit.save, traced)
+    with warnings.catch_warnings():  # torch.jit.save / load announce their deprecation
+        warnings.simplefilter("ignore", FutureWarning)
+        return _export_verified(
+            "torchscript", Path(path), wrapper, [x], save, load, output=output, rtol=rtol
+        )
 
 
 def export_program(
@@ -312,24 +380,20 @@ def export_program(
     rtol: float = 1e-4,
 ) -> ExportReport:
     """Save a ``torch.export`` program (``.pt2``) of the folded model, verified after reload."""
-    cfg = getattr(model, "pretrained_cfg", None)
-    input_size = tuple(input_size or cfg.input_size[1:])  # type: ignore[union-attr,assignment]
-    wrapper = _prepare(model, output, resize_to_input, input_size)  # type: ignore[arg-type]
-    x = torch.randn(1, 3, *input_size)
-    path = Path(path)
+    size = input_size_of(model, input_size)
+    wrapper = _prepare(model, output, resize_to_input, size)
+    x = torch.randn(1, 3, *size)
     with torch.no_grad():
         program = torch.export.export(wrapper, (x,))
-        reference = wrapper(x).numpy()
-    tmp = _atomic_target(path)
-    try:
-        torch.export.save(program, str(tmp))
-        with torch.no_grad():
-            candidate = torch.export.load(str(tmp)).module()(x).numpy()
-        diff, agree = _check("torch.export", path, [(reference, candidate)], output, rtol, 0.999)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return ExportReport(str(path), "torch.export", diff, agree, [list(reference.shape)])
+
+    def load(tmp: str) -> Callable[[torch.Tensor], np.ndarray]:
+        module = torch.export.load(tmp).module()
+        return lambda t: module(t).numpy()
+
+    save = partial(torch.export.save, program)
+    return _export_verified(
+        "torch.export", Path(path), wrapper, [x], save, load, output=output, rtol=rtol
+    )
 
 
 def sidecar_dict(
@@ -342,17 +406,14 @@ def sidecar_dict(
     opset: int | None = None,
 ) -> dict[str, Any]:
     """Everything needed to run an exported model: preprocessing, classes, palette, output."""
-    import ffseg
-    from ffseg.inference import palette_for
-
     cfg = getattr(model, "pretrained_cfg", None)
     num_classes = int(getattr(model, "num_classes", None) or (cfg.num_classes if cfg else 0))
     classes = list(cfg.classes) if cfg is not None and cfg.classes else None
     if classes is not None and len(classes) != num_classes:
         classes = None
     return {
-        "model": getattr(model, "model_args", {}).get("name"),
-        "model_args": {k: v for k, v in getattr(model, "model_args", {}).items() if k != "name"},
+        "model": cfg.architecture if cfg is not None else None,
+        "model_args": dict(cfg.model_args) if cfg is not None else {},
         "task": cfg.task if cfg else "segmentation",
         "input_name": "input",
         "input_layout": "NCHW float32 RGB, (x / 255 - mean) / std",
@@ -371,7 +432,7 @@ def sidecar_dict(
         "dataset": cfg.dataset if cfg else None,
         "opset": opset,
         "bn_folded": True,
-        "versions": {"ffseg": ffseg.__version__, "torch": torch.__version__},
+        "versions": {"ffseg": __version__, "torch": torch.__version__},
     }
 
 
@@ -391,8 +452,31 @@ def write_sidecar(
             "argmax_agreement": verification.argmax_agreement,
             "checked_shapes": verification.checked_shapes,
         }
-    target = Path(artifact).with_suffix(".json")
-    tmp = _atomic_target(target)
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, target)
-    return target
+    return atomic_write_json(Path(artifact).with_suffix(".json"), data)
+
+
+def export_model(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    input_size: tuple[int, int] | None = None,
+    *,
+    format: str | None = None,
+    output: str = "logits",
+    resize_to_input: bool = False,
+    rtol: float = 1e-4,
+    **onnx_options: Any,
+) -> ExportReport:
+    """Export to the format ``format`` names (default: from the suffix, see
+    :data:`EXPORT_FORMATS`); ``onnx_options`` (``batch``, ``dynamic``, ``opset``, ``dynamo``,
+    ``verify_images``) go to :func:`export_onnx` and are ignored by the other formats."""
+    fmt = format or EXPORT_FORMATS.get(Path(path).suffix.lower())
+    if fmt not in _LABELS:
+        raise ValueError(
+            f"cannot tell the export format of {path} ({format=}); use a name ending in "
+            f"{', '.join(EXPORT_FORMATS)} or format= one of {sorted(_LABELS)}"
+        )
+    common = dict(output=output, resize_to_input=resize_to_input, rtol=rtol)
+    if fmt == "onnx":
+        return export_onnx(model, path, input_size, **common, **onnx_options)
+    exporter = export_torchscript if fmt == "torchscript" else export_program
+    return exporter(model, path, input_size, **common)

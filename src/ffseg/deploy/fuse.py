@@ -15,7 +15,11 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights, fuse_linear_bn_weights
 
-__all__ = ["find_conv_bn_pairs", "fold_batchnorm", "prepare_for_inference"]
+__all__ = ["FOLD_PROBE_SIZE", "find_conv_bn_pairs", "fold_batchnorm", "prepare_for_inference"]
+
+#: Side of the random image whose forward pass finds conv -> BN pairs (raised to the model's
+#: ``min_input_size`` when that is larger).
+FOLD_PROBE_SIZE = 64
 
 _CONVS = (
     nn.Conv1d,
@@ -30,7 +34,7 @@ _BNS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 def _example_input(model: nn.Module) -> torch.Tensor:
     cfg = getattr(model, "pretrained_cfg", None)
-    h, w = 64, 64
+    h = w = FOLD_PROBE_SIZE
     if cfg is not None:
         min_h, min_w = getattr(cfg, "min_input_size", (32, 32))
         h, w = max(h, int(min_h)), max(w, int(min_w))
@@ -143,7 +147,7 @@ def _fold_pair(conv: nn.Module, bn: nn.Module) -> None:
 def fold_batchnorm(model: nn.Module, example_input: torch.Tensor | None = None) -> int:
     """Fold every foldable BN into its preceding conv/linear, in place; returns the count.
 
-    ``example_input`` (default: a random image of at least 64x64 or the model's
+    ``example_input`` (default: a random :data:`FOLD_PROBE_SIZE` square image, or the model's
     ``pretrained_cfg.min_input_size``) is used once to trace which layer feeds which.
     Models on the ``meta`` device are left unchanged.
     """

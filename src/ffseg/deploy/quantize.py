@@ -1,65 +1,42 @@
 """INT8 post-training static quantization through ONNX Runtime (QDQ, per-channel weights).
 
-Calibration activations come from any ffseg dataset (or any iterable of normalised images);
-``evaluate_onnx`` measures mIoU of an ONNX model on a labelled split so accuracy can be compared
-before and after quantization.
+Calibration images are passed in (normalised ``[1,3,H,W]`` arrays, e.g. from an ffseg dataset
+built by the caller); :func:`quantize_and_compare` also measures mIoU (with
+:func:`ffseg.engine.evaluate.evaluate` over :class:`ffseg.deploy.ort.OnnxModel`) and latency
+before and after, on a labelled loader the caller builds.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import statistics
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from ffseg._io import atomic_write, atomic_write_json
+from ffseg.deploy.ort import OnnxModel, read_sidecar
+from ffseg.deploy.runtime import time_fn
+from ffseg.engine.evaluate import evaluate
 
 __all__ = [
-    "calibration_arrays",
-    "evaluate_onnx",
+    "CALIBRATION_METHODS",
+    "QuantizeComparison",
+    "QuantizeResult",
     "find_boundary_convs",
-    "labelled_arrays",
+    "quantize_and_compare",
     "quantize_onnx",
 ]
 
 log = logging.getLogger(__name__)
 
-
-def labelled_arrays(
-    dataset: str,
-    root: str | os.PathLike[str] | None,
-    split: str,
-    input_size: tuple[int, int],
-    mean: Sequence[float],
-    std: Sequence[float],
-    limit: int | None = None,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(image [1,3,H,W] float32 normalised, mask [H,W] int64)`` pairs at ``input_size``."""
-    from ffseg.data import build_dataset, eval_transforms
-
-    ds = build_dataset(dataset, root, split, transforms=eval_transforms(mean, std, input_size))
-    n = len(ds) if limit is None else min(limit, len(ds))
-    for i in range(n):
-        image, mask = ds[i]
-        yield image.unsqueeze(0).numpy().astype(np.float32), np.asarray(mask, dtype=np.int64)
-
-
-def calibration_arrays(
-    dataset: str,
-    root: str | os.PathLike[str] | None,
-    input_size: tuple[int, int],
-    mean: Sequence[float],
-    std: Sequence[float],
-    *,
-    split: str = "train",
-    num: int = 32,
-) -> list[np.ndarray]:
-    """``num`` normalised ``[1,3,H,W]`` calibration images of a dataset split."""
-    return [x for x, _ in labelled_arrays(dataset, root, split, input_size, mean, std, num)]
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
 class _Reader:
@@ -72,9 +49,6 @@ class _Reader:
     def get_next(self) -> dict[str, np.ndarray] | None:
         item = next(self._it, None)
         return None if item is None else {self.name: np.ascontiguousarray(item, np.float32)}
-
-    def rewind(self) -> None:  # pragma: no cover - used by some calibrators only
-        raise NotImplementedError
 
 
 def find_boundary_convs(path: str | os.PathLike[str]) -> tuple[str | None, str | None]:
@@ -114,87 +88,126 @@ def quantize_onnx(
     fp32_path, int8_path = Path(fp32_path), Path(int8_path)
     if not fp32_path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {fp32_path} (create it with ffseg export)")
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
     methods = {
         "minmax": CalibrationMethod.MinMax,
         "entropy": CalibrationMethod.Entropy,
         "percentile": CalibrationMethod.Percentile,
     }
-    if method not in methods:
-        raise ValueError(f"calibration method must be one of {sorted(methods)}, got {method!r}")
     arrays = list(calibration)
     if not arrays:
         raise ValueError("no calibration images: pass a dataset with at least one image")
     first, last = find_boundary_convs(fp32_path)
     exclude = [n for n, flag in ((first, exclude_first_conv), (last, exclude_classifier)) if flag]
-    int8_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=int8_path.parent) as tmpdir:
-        prepped = Path(tmpdir) / "prepped.onnx"
+    import onnx
+
+    with tempfile.TemporaryDirectory(prefix="ffseg-quantize-") as scratch:
+        prepped = Path(scratch) / "prepped.onnx"
         try:
             quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
         except Exception as exc:  # pre-processing is an optimisation; quantize the raw graph
             log.warning("onnxruntime quant_pre_process failed (%s); quantizing as is", exc)
             prepped = fp32_path
-        out = Path(tmpdir) / "int8.onnx"
-        import onnx
-
         input_name = onnx.load(str(prepped), load_external_data=False).graph.input[0].name
-        quantize_static(
-            str(prepped),
-            str(out),
-            _Reader(input_name, arrays),
-            quant_format=QuantFormat.QDQ,
-            per_channel=per_channel,
-            reduce_range=reduce_range,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
-            nodes_to_exclude=exclude,
+        atomic_write(
+            int8_path,
+            lambda tmp: quantize_static(
+                str(prepped),
+                tmp,
+                _Reader(input_name, arrays),
+                quant_format=QuantFormat.QDQ,
+                per_channel=per_channel,
+                reduce_range=reduce_range,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=methods[method],
+                nodes_to_exclude=exclude,
+            ),
         )
-        os.replace(out, int8_path)
-    for src, dst in ((fp32_path.with_suffix(".json"), int8_path.with_suffix(".json")),):
-        if src.is_file() and src != dst:  # the sidecar applies unchanged, plus the quant note
-            import json
-
-            meta = json.loads(src.read_text())
-            meta["quantization"] = {
-                "format": "QDQ", "activations": "uint8", "weights": "int8",
-                "per_channel": per_channel, "method": method, "calibration_images": len(arrays),
-                "excluded_nodes": exclude,
-            }  # fmt: skip
-            tmp = dst.with_name(f".{dst.name}.tmp")
-            tmp.write_text(json.dumps(meta, indent=2) + "\n")
-            os.replace(tmp, dst)
+    sidecar = fp32_path.with_suffix(".json")
+    if sidecar.is_file() and sidecar != int8_path.with_suffix(".json"):
+        meta = read_sidecar(fp32_path)  # applies unchanged, plus the quantization note
+        meta["quantization"] = {
+            "format": "QDQ",
+            "activations": "uint8",
+            "weights": "int8",
+            "per_channel": per_channel,
+            "method": method,
+            "calibration_images": len(arrays),
+            "excluded_nodes": exclude,
+        }
+        atomic_write_json(int8_path.with_suffix(".json"), meta)
     return int8_path
 
 
-def evaluate_onnx(
-    session: Any,
-    samples: Iterable[tuple[np.ndarray, np.ndarray]],
-    num_classes: int,
-    ignore_index: int = 255,
-) -> dict[str, Any]:
-    """mIoU etc. (``ffseg.metrics.ConfusionMatrix.compute()``) of an ONNX session on samples.
+@dataclass
+class QuantizeResult:
+    """Accuracy and latency of one ONNX file."""
 
-    Outputs (logits, probabilities or labels) are resized to the mask size before comparing.
+    path: str
+    miou: float
+    aacc: float
+    num_images: int
+    median_ms: float
+
+
+@dataclass
+class QuantizeComparison:
+    """fp32 vs int8: what :func:`quantize_and_compare` measured."""
+
+    fp32: QuantizeResult
+    int8: QuantizeResult
+    input_size: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """A small table plus the speed-up and the mIoU change."""
+        lines = [f"{'':6s} {'mIoU':>8s} {'aAcc':>8s} {'median ms':>10s}"]
+        for key, r in (("fp32", self.fp32), ("int8", self.int8)):
+            lines.append(f"{key:6s} {r.miou * 100:8.2f} {r.aacc * 100:8.2f} {r.median_ms:10.1f}")
+        speedup = self.fp32.median_ms / self.int8.median_ms
+        change = (self.int8.miou - self.fp32.miou) * 100
+        lines.append(
+            f"speed-up {speedup:.2f}x, mIoU change {change:+.2f} points; wrote {self.int8.path}"
+        )
+        return "\n".join(lines)
+
+
+def _measure(
+    path: Path, loader: DataLoader, example: np.ndarray, runs: int, threads: int | None
+) -> QuantizeResult:
+    model = OnnxModel(path, threads=threads)
+    metrics = evaluate(model, loader, model.num_classes)
+    times = time_fn(lambda: model.session.run(None, {"input": example}), runs, warmup=3)
+    return QuantizeResult(
+        str(path), metrics["miou"], metrics["aacc"], metrics["num_images"], statistics.median(times)
+    )
+
+
+def quantize_and_compare(
+    fp32_path: str | os.PathLike[str],
+    int8_path: str | os.PathLike[str],
+    calibration: Sequence[np.ndarray],
+    val_loader: DataLoader,
+    *,
+    runs: int = 20,
+    threads: int | None = None,
+    **options: Any,
+) -> QuantizeComparison:
+    """Quantize ``fp32_path`` (with its sidecar) to ``int8_path``, then measure both files.
+
+    ``calibration``: normalised ``[1,3,H,W]`` arrays; ``val_loader``: labelled, normalised
+    batches for mIoU; ``runs``: timed runs for the median latency; ``options`` go to
+    :func:`quantize_onnx` (``per_channel``, ``method``, ``exclude_first_conv``, ...).
     """
-    from ffseg.metrics import ConfusionMatrix
-
-    cm = ConfusionMatrix(num_classes, ignore_index)
-    name = session.get_inputs()[0].name
-    n = 0
-    for image, mask in samples:
-        out = torch.from_numpy(session.run(None, {name: image})[0])
-        target = torch.from_numpy(mask)
-        if out.dim() == 4:
-            if out.shape[-2:] != target.shape[-2:]:
-                out = F.interpolate(out.float(), target.shape[-2:], mode="bilinear")
-            pred = out.argmax(1)[0]
-        else:
-            pred = out[0]
-            if pred.shape != target.shape:
-                pred = F.interpolate(pred[None, None].float(), target.shape, mode="nearest")[0, 0]
-        cm.update(pred.long(), target)
-        n += 1
-    result = cm.compute()
-    result["num_images"] = n
-    return result
+    fp32_path, int8_path = Path(fp32_path), Path(int8_path)
+    quantize_onnx(fp32_path, int8_path, calibration, **options)
+    example = np.ascontiguousarray(calibration[0], np.float32)
+    return QuantizeComparison(
+        fp32=_measure(fp32_path, val_loader, example, runs, threads),
+        int8=_measure(int8_path, val_loader, example, runs, threads),
+        input_size=list(read_sidecar(fp32_path)["input_size"]),
+    )

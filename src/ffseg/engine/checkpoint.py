@@ -1,47 +1,49 @@
-"""Atomic checkpoint files and RNG state capture that ``torch.load(weights_only=True)`` reads.
+"""Run checkpoints: what ``last.pt`` holds, how it is written, read and restored.
 
 ``last.pt`` holds plain containers of tensors and numbers only (no pickled objects), so it is
-loaded with ``weights_only=True``. Every write goes to a temporary file in the same folder and
-is moved into place with ``os.replace``: a run killed at any moment leaves the previous file.
+loaded with ``weights_only=True``: model, EMA, optimizer, scheduler, GradScaler, the
+:class:`~ffseg.engine.state.TrainState`, every rank's RNG states and the resolved config. Every
+write goes through :func:`ffseg._io.atomic_write`: a run killed at any moment leaves the
+previous file.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from safetensors.torch import save_file
+from torch import nn
+
+from ffseg._io import atomic_write
+from ffseg.engine.distributed import DistInfo
+from ffseg.engine.ema import ModelEMA
+from ffseg.engine.state import TrainState
 
 __all__ = [
-    "atomic_write",
+    "BEST",
+    "CHECKPOINT",
+    "RunCheckpoint",
+    "TrainParts",
     "capture_rng_state",
     "load_checkpoint",
+    "load_run",
     "restore_rng_state",
+    "restore_run_state",
+    "run_state",
     "save_checkpoint",
     "save_weights",
 ]
 
-
-def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` then atomically rename ``tmp_path`` to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+CHECKPOINT = "last.pt"  # the resumable state of a run
+BEST = "best.safetensors"  # the best-scoring weights of a run
+FORMAT_VERSION = 1
 
 
 def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
@@ -61,7 +63,8 @@ def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     except Exception as exc:
         raise RuntimeError(
             f"cannot read checkpoint {str(path)!r}: {type(exc).__name__}: {exc}. It is not an "
-            "ffseg checkpoint or it is corrupt (ffseg writes atomically, so check the file's origin)."
+            "ffseg checkpoint or it is corrupt (ffseg writes atomically, so check the file's "
+            "origin)."
         ) from exc
 
 
@@ -69,8 +72,6 @@ def save_weights(
     state_dict: Mapping[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None
 ) -> Path:
     """Write a state_dict as ``.safetensors`` atomically (weights only)."""
-    from safetensors.torch import save_file
-
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
@@ -112,3 +113,93 @@ def restore_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+@dataclass
+class TrainParts:
+    """The objects whose state a checkpoint holds (``model`` unwrapped: no DDP, no compile)."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    ema: ModelEMA | None = None
+
+
+def run_state(
+    parts: TrainParts, state: TrainState, config: dict[str, Any], rng: Any
+) -> dict[str, Any]:
+    """The checkpoint dict of a run (``rng``: this process's RNG states or every rank's)."""
+    ema = parts.ema
+    return {
+        "model": parts.model.state_dict(),
+        "ema": ema.module.state_dict() if ema is not None else None,
+        "ema_updates": ema.n_averaged.clone() if ema is not None else None,
+        "optimizer": parts.optimizer.state_dict(),
+        "scheduler": parts.scheduler.state_dict(),
+        "scaler": parts.scaler.state_dict() if parts.scaler.is_enabled() else None,
+        "state": {
+            "epoch": state.epoch,
+            "iteration": state.iteration,
+            "best_score": state.best_score,
+            "history": state.history,
+        },
+        "rng": rng,
+        "config": config,
+        "ffseg_checkpoint": FORMAT_VERSION,
+    }
+
+
+def restore_run_state(ckpt: Mapping[str, Any], parts: TrainParts, rank: int = 0) -> TrainState:
+    """Load a :func:`run_state` dict into ``parts`` and this rank's RNGs; returns the state."""
+    parts.model.load_state_dict(ckpt["model"])
+    parts.optimizer.load_state_dict(ckpt["optimizer"])
+    parts.scheduler.load_state_dict(ckpt["scheduler"])
+    if ckpt.get("scaler"):
+        parts.scaler.load_state_dict(ckpt["scaler"])
+    if parts.ema is not None and ckpt.get("ema") is not None:
+        parts.ema.module.load_state_dict(ckpt["ema"])
+        parts.ema.n_averaged.copy_(ckpt["ema_updates"])
+    rng = ckpt["rng"]
+    restore_rng_state(rng[rank] if isinstance(rng, list) else rng)
+    s = ckpt["state"]
+    return TrainState(
+        int(s["epoch"]), int(s["iteration"]), float(s["best_score"]), list(s["history"])
+    )
+
+
+class RunCheckpoint:
+    """Writes a run's ``last.pt`` (and ``best.safetensors``): every rank's RNG states are
+    gathered, rank 0 writes.
+
+    :meth:`save` is a collective call under ``torch.distributed`` (every rank calls it).
+    """
+
+    def __init__(
+        self, path: Path, parts: TrainParts, config: dict[str, Any], dist_info: DistInfo
+    ) -> None:
+        self.path = path
+        self.parts = parts
+        self.config = config
+        self.dist_info = dist_info
+
+    def save(self, state: TrainState) -> None:
+        rng: Any = capture_rng_state()
+        if self.dist_info.distributed:
+            gathered: list[Any] = [None] * self.dist_info.world_size
+            dist.all_gather_object(gathered, rng)
+            rng = gathered
+        if self.dist_info.is_main:
+            save_checkpoint(run_state(self.parts, state, self.config, rng), self.path)
+
+    def save_best(self, model: nn.Module, metadata: dict[str, str]) -> None:
+        """``best.safetensors`` beside ``last.pt`` (rank 0 writes; no collective)."""
+        if self.dist_info.is_main:
+            save_weights(model.state_dict(), self.path.parent / BEST, metadata)
+
+
+def load_run(resume: str | Path) -> tuple[Path, dict[str, Any]]:
+    """``(run folder, checkpoint)`` of a run folder or of its ``last.pt``."""
+    path = Path(resume)
+    ckpt_path = path / CHECKPOINT if path.is_dir() else path
+    return ckpt_path.parent, load_checkpoint(ckpt_path)

@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -13,17 +14,21 @@ from torch import nn
 
 __all__ = [
     "DistInfo",
-    "all_reduce_mean",
-    "barrier",
+    "all_ranks_true",
     "cleanup_distributed",
+    "from_rank0",
     "init_distributed",
-    "is_main_process",
     "resolve_device",
     "sync_buffers",
-    "unwrap_model",
+    "world_size",
 ]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How long ranks wait for each other before a collective fails.
+PROCESS_GROUP_TIMEOUT = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def init_distributed(device: str = "auto", backend: str | None = None) -> DistIn
             init_method="env://",
             world_size=world,
             rank=rank,
-            timeout=timedelta(minutes=30),
+            timeout=PROCESS_GROUP_TIMEOUT,
         )
     log.debug("rank %d/%d on %s", rank, world, dev)
     return DistInfo(rank, world, local_rank, dev)
@@ -87,37 +92,34 @@ def init_distributed(device: str = "auto", backend: str | None = None) -> DistIn
 
 def cleanup_distributed() -> None:
     """Destroy the process group if one is active."""
-    if dist.is_available() and dist.is_initialized():
+    if _initialised():
         dist.destroy_process_group()
 
 
-def is_main_process() -> bool:
-    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+def world_size() -> int:
+    """Processes in the job (1 when ``torch.distributed`` is not initialised)."""
+    return dist.get_world_size() if _initialised() else 1
 
 
-def barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+def _initialised() -> bool:
+    return dist.is_available() and dist.is_initialized()
 
 
-def all_reduce_mean(value: torch.Tensor) -> torch.Tensor:
-    """Mean of ``value`` over ranks (a copy; identity when not distributed)."""
-    if not (dist.is_available() and dist.is_initialized()):
+def all_ranks_true(flag: torch.Tensor) -> bool:
+    """Whether the boolean ``flag`` (a tensor on this rank's device) holds on every rank."""
+    ok = flag.float()
+    if _initialised():
+        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
+    return bool(ok.item() > 0)
+
+
+def from_rank0(value: T) -> T:
+    """Rank 0's ``value`` on every rank (any picklable object; identity in one process)."""
+    if not _initialised():
         return value
-    out = value.detach().clone()
-    dist.all_reduce(out)
-    return out / dist.get_world_size()
-
-
-def unwrap_model(model: nn.Module) -> nn.Module:
-    """The plain module inside DDP and ``torch.compile`` wrappers."""
-    while True:
-        if isinstance(model, nn.parallel.DistributedDataParallel):
-            model = model.module
-        elif hasattr(model, "_orig_mod"):
-            model = model._orig_mod
-        else:
-            return model
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 @torch.no_grad()
@@ -127,7 +129,7 @@ def sync_buffers(model: nn.Module) -> None:
     Without SyncBN every rank keeps statistics of its own shard; averaging them before
     evaluation and checkpointing gives every rank the same, better-estimated model.
     """
-    if not (dist.is_available() and dist.is_initialized()):
+    if not _initialised():
         return
     world = dist.get_world_size()
     for buf in model.buffers():

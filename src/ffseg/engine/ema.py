@@ -16,6 +16,8 @@ class ModelEMA(AveragedModel):
 
     A :class:`torch.optim.swa_utils.AveragedModel` (``use_buffers=True``) so BN statistics are
     averaged too; ``state_dict`` carries the update count. ``ema.module`` is the averaged model.
+    ``update_parameters`` pairs tensors by order, so it also takes a wrapper with exactly the
+    model's parameters and buffers (DDP, ``torch.compile``, the engine's ``TrainForward``).
     """
 
     def __init__(self, model: nn.Module, decay: float = 0.999, warmup: int = 100) -> None:

@@ -1,5 +1,9 @@
 """Evaluation: segmentation mIoU (whole / sliding window / multi-scale + flip) and top-k accuracy.
 
+:func:`predict_scores` is the one implementation of whole-image / sliding-window inference with
+multi-scale and flip averaging; ``ffseg val``, the trainer, :class:`ffseg.Segmenter` and ONNX
+evaluation all run through it, configured by one frozen :class:`InferenceSpec`.
+
 Logits are cast to float32 and resized bilinearly to the mask size before the argmax
 (``align_corners=False`` by default, as the official Cityscapes script). Under
 ``torch.distributed`` each rank evaluates its shard (use
@@ -10,8 +14,10 @@ and counts are all-reduced, so 1 and N processes give identical numbers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import torch
@@ -20,20 +26,120 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from ffseg.data.samplers import DistributedEvalSampler
+from ffseg.engine.distributed import world_size
+from ffseg.layers import resize_to
 from ffseg.metrics import ConfusionMatrix
 
-__all__ = ["evaluate", "evaluate_classification", "predict_scores"]
+__all__ = [
+    "MODES",
+    "SLIDE_OVERLAP",
+    "InferenceSpec",
+    "evaluate",
+    "evaluate_classification",
+    "predict_scores",
+]
 
 BatchCallback = Callable[[torch.Tensor, int], None]
+#: Anything mapping a normalised ``[B, 3, H, W]`` batch to ``[B, C, h, w]`` scores: an
+#: ``nn.Module`` or e.g. :class:`ffseg.deploy.ort.OnnxModel`.
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+MODES = ("whole", "slide")
+#: Neighbouring sliding windows overlap by this share of the window (default stride 2/3).
+SLIDE_OVERLAP = Fraction(1, 3)
 
 
-def _world() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+def _pair(value: Sequence[int] | None, what: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if len(value) != 2 or any(int(v) < 1 for v in value):
+        raise ValueError(f"{what} must be two positive integers (H, W), got {tuple(value)}")
+    return int(value[0]), int(value[1])
+
+
+@dataclass(frozen=True)
+class InferenceSpec:
+    """How to turn an image into class scores (one definition passed through every caller).
+
+    ``mode="whole"`` runs the model once per scale; ``mode="slide"`` runs ``crop_size`` windows
+    every ``stride`` pixels (default: windows overlap by :data:`SLIDE_OVERLAP`). ``scales``
+    resize the input; ``flip`` adds horizontally mirrored passes. Several passes are averaged
+    as softmax probabilities. ``align_corners`` applies to every bilinear resize.
+    """
+
+    mode: str = "whole"
+    crop_size: tuple[int, int] | None = None
+    stride: tuple[int, int] | None = None
+    scales: tuple[float, ...] = (1.0,)
+    flip: bool = False
+    align_corners: bool = False
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be 'whole' or 'slide', got {self.mode!r}")
+        crop = _pair(self.crop_size, "crop_size")
+        stride = _pair(self.stride, "stride")
+        if self.mode == "slide" and crop is None:
+            raise ValueError("mode='slide' needs crop_size=(H, W) (the window size)")
+        scales = tuple(float(s) for s in self.scales)
+        if not scales or any(s <= 0 for s in scales):
+            raise ValueError(f"scales must be positive, got {tuple(self.scales)}")
+        object.__setattr__(self, "crop_size", crop)
+        object.__setattr__(self, "stride", stride)
+        object.__setattr__(self, "scales", scales)
+        object.__setattr__(self, "flip", bool(self.flip))
+        object.__setattr__(self, "align_corners", bool(self.align_corners))
+
+    @property
+    def num_passes(self) -> int:
+        """Model passes per image and window: one per scale, twice with ``flip``."""
+        return len(self.scales) * (2 if self.flip else 1)
+
+    @property
+    def window(self) -> tuple[int, int]:
+        """The sliding-window size (``mode="slide"`` only)."""
+        if self.crop_size is None:
+            raise ValueError("this InferenceSpec has no crop_size (it is not a sliding window)")
+        return self.crop_size
+
+    @property
+    def window_stride(self) -> tuple[int, int]:
+        """``stride``, or the default that makes windows overlap by :data:`SLIDE_OVERLAP`."""
+        if self.stride is not None:
+            return self.stride
+        ch, cw = self.window
+        keep = 1 - SLIDE_OVERLAP
+        return max(1, math.floor(ch * keep)), max(1, math.floor(cw * keep))
+
+    def window_origins(self, height: int, width: int) -> Iterator[tuple[int, int]]:
+        """Top-left corners of the windows covering a (padded) ``height`` x ``width`` image.
+
+        ``ceil((size - crop) / stride) + 1`` windows per axis; the last one is moved back to
+        end at the border.
+        """
+        (ch, cw), (sh, sw) = self.window, self.window_stride
+        rows = max(math.ceil((height - ch) / sh), 0) + 1
+        cols = max(math.ceil((width - cw) / sw), 0) + 1
+        for i in range(rows):
+            for j in range(cols):
+                yield min(i * sh, height - ch), min(j * sw, width - cw)
+
+    @staticmethod
+    def scaled(height: int, width: int, scale: float) -> tuple[int, int]:
+        """The size of a ``height`` x ``width`` image resized by ``scale``."""
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
+    def network_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
+        """The input sizes the model sees for an image of ``height`` x ``width``."""
+        if self.mode == "slide":
+            return [self.window]
+        return [self.scaled(height, width, s) for s in self.scales]
 
 
 def _check_sampler(loader: DataLoader) -> None:
     """Refuse loaders that would duplicate or repeat samples across ranks."""
-    world = _world()
+    world = world_size()
     if world == 1:
         return
     sampler = loader.sampler
@@ -43,19 +149,16 @@ def _check_sampler(loader: DataLoader) -> None:
             f"DistributedSampler pads or drops samples ({n} samples, {world} ranks), which "
             "changes the metric; use ffseg.data.samplers.DistributedEvalSampler for evaluation."
         )
-    if not isinstance(sampler, DistributedSampler) and len(sampler) == n:
-        # a plain sampler: every rank would see the whole set
-        from ffseg.data.samplers import DistributedEvalSampler
-
-        if not isinstance(sampler, DistributedEvalSampler):
-            raise ValueError(
-                f"torch.distributed is initialised ({world} ranks) but the loader's sampler "
-                f"({type(sampler).__name__}) gives every rank all {n} samples; use "
-                "DataLoader(..., sampler=ffseg.data.samplers.DistributedEvalSampler(dataset))."
-            )
+    plain = not isinstance(sampler, (DistributedSampler, DistributedEvalSampler))
+    if plain and len(sampler) == n:  # every rank would see the whole set
+        raise ValueError(
+            f"torch.distributed is initialised ({world} ranks) but the loader's sampler "
+            f"({type(sampler).__name__}) gives every rank all {n} samples; use "
+            "DataLoader(..., sampler=ffseg.data.samplers.DistributedEvalSampler(dataset))."
+        )
 
 
-def _forward(model: nn.Module, x: torch.Tensor, num_classes: int | None) -> torch.Tensor:
+def _forward(model: Model, x: torch.Tensor, num_classes: int | None) -> torch.Tensor:
     out = model(x)
     if not isinstance(out, torch.Tensor):
         raise TypeError(
@@ -71,88 +174,64 @@ def _forward(model: nn.Module, x: torch.Tensor, num_classes: int | None) -> torc
     return out.float()
 
 
+def _resize(x: torch.Tensor, size: Sequence[int], align_corners: bool) -> torch.Tensor:
+    return resize_to(x, tuple(size), "bilinear" if align_corners else "bilinear_half")
+
+
 def _slide(
-    model: nn.Module,
-    x: torch.Tensor,
-    crop: tuple[int, int],
-    stride: tuple[int, int],
-    num_classes: int | None,
-    align_corners: bool,
+    model: Model, x: torch.Tensor, spec: InferenceSpec, num_classes: int | None
 ) -> torch.Tensor:
     """Sliding-window logits at the resolution of ``x`` (overlaps averaged)."""
     b, _, h, w = x.shape
-    ch, cw = crop
+    ch, cw = spec.window
     pad_h, pad_w = max(ch - h, 0), max(cw - w, 0)
     if pad_h or pad_w:  # pad bottom/right with 0 (the mean after normalisation)
         x = F.pad(x, (0, pad_w, 0, pad_h))
     hp, wp = x.shape[-2:]
-    sh, sw = stride
-    rows = max(math.ceil((hp - ch) / sh), 0) + 1
-    cols = max(math.ceil((wp - cw) / sw), 0) + 1
     total: torch.Tensor | None = None
     count = torch.zeros(1, 1, hp, wp, device=x.device)
-    for i in range(rows):
-        for j in range(cols):
-            y0, x0 = min(i * sh, hp - ch), min(j * sw, wp - cw)
-            logits = _forward(model, x[:, :, y0 : y0 + ch, x0 : x0 + cw], num_classes)
-            logits = F.interpolate(
-                logits, size=(ch, cw), mode="bilinear", align_corners=align_corners
-            )
-            if total is None:
-                total = x.new_zeros(b, logits.shape[1], hp, wp, dtype=torch.float32)
-            total[:, :, y0 : y0 + ch, x0 : x0 + cw] += logits
-            count[:, :, y0 : y0 + ch, x0 : x0 + cw] += 1
+    for y0, x0 in spec.window_origins(hp, wp):
+        logits = _forward(model, x[:, :, y0 : y0 + ch, x0 : x0 + cw], num_classes)
+        logits = _resize(logits, (ch, cw), spec.align_corners)
+        if total is None:
+            total = x.new_zeros(b, logits.shape[1], hp, wp, dtype=torch.float32)
+        total[:, :, y0 : y0 + ch, x0 : x0 + cw] += logits
+        count[:, :, y0 : y0 + ch, x0 : x0 + cw] += 1
     assert total is not None
     return (total / count)[:, :, :h, :w]
 
 
 def predict_scores(
-    model: nn.Module,
+    model: Model,
     images: torch.Tensor,
     out_size: Sequence[int],
+    spec: InferenceSpec | None = None,
     *,
-    mode: str = "whole",
-    crop_size: Sequence[int] | None = None,
-    stride: Sequence[int] | None = None,
-    scales: Sequence[float] = (1.0,),
-    flip: bool = False,
-    align_corners: bool = False,
     num_classes: int | None = None,
 ) -> torch.Tensor:
     """Class scores ``[B, C, *out_size]``: logits for one pass, else mean softmax over passes.
 
-    ``mode="slide"`` runs ``crop_size`` windows every ``stride`` pixels (default 2/3 of the
-    crop) on each scaled image; ``scales`` resize the input, ``flip`` adds mirrored passes.
+    ``images`` are normalised ``[B, 3, H, W]``; ``spec`` (default: one whole-image pass) says
+    how: whole image or sliding windows, at which scales, with or without mirrored passes.
     """
-    if mode not in ("whole", "slide"):
-        raise ValueError(f"mode must be 'whole' or 'slide', got {mode!r}")
-    if mode == "slide":
-        if not crop_size:
-            raise ValueError("mode='slide' needs crop_size=(H, W)")
-        crop = (int(crop_size[0]), int(crop_size[1]))
-        step = (
-            (int(stride[0]), int(stride[1]))
-            if stride
-            else (max(1, crop[0] * 2 // 3), max(1, crop[1] * 2 // 3))
-        )
+    spec = spec or InferenceSpec()
     h, w = images.shape[-2:]
     passes: list[torch.Tensor] = []
-    for scale in scales:
-        x = images
-        if scale != 1.0:
-            size = (max(1, round(h * scale)), max(1, round(w * scale)))
-            x = F.interpolate(images, size=size, mode="bilinear", align_corners=align_corners)
-        for flipped in (False, True) if flip else (False,):
+    for scale in spec.scales:
+        x = (
+            images
+            if scale == 1.0
+            else _resize(images, spec.scaled(h, w, scale), spec.align_corners)
+        )
+        for flipped in (False, True) if spec.flip else (False,):
             xi = x.flip(-1) if flipped else x
-            if mode == "slide":
-                logits = _slide(model, xi, crop, step, num_classes, align_corners)
+            if spec.mode == "slide":
+                logits = _slide(model, xi, spec, num_classes)
             else:
                 logits = _forward(model, xi, num_classes)
-            logits = F.interpolate(
-                logits, size=tuple(out_size), mode="bilinear", align_corners=align_corners
-            )
+            logits = _resize(logits, out_size, spec.align_corners)
             passes.append(logits.flip(-1) if flipped else logits)
-    if len(passes) == 1:
+    if spec.num_passes == 1:
         return passes[0]
     return torch.stack([p.softmax(1) for p in passes]).mean(0)
 
@@ -171,30 +250,46 @@ def _progress(loader: DataLoader, enabled: bool, desc: str) -> Any:
     return loader
 
 
+def _as_spec(spec: InferenceSpec | None, fields: dict[str, Any]) -> InferenceSpec:
+    if spec is not None and fields:
+        raise TypeError(f"pass either spec= or its fields ({sorted(fields)}), not both")
+    return spec if spec is not None else InferenceSpec(**fields)
+
+
+def _set_eval(model: Model) -> bool | None:
+    """Put an ``nn.Module`` in eval mode; returns its previous training flag."""
+    if not isinstance(model, nn.Module):
+        return None
+    was_training = model.training
+    model.eval()
+    return was_training
+
+
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module,
+    model: Model,
     loader: DataLoader,
     num_classes: int,
     *,
     device: str | torch.device = "cpu",
     ignore_index: int = 255,
-    mode: str = "whole",
-    crop_size: Sequence[int] | None = None,
-    stride: Sequence[int] | None = None,
-    scales: Sequence[float] = (1.0,),
-    flip: bool = False,
-    align_corners: bool = False,
+    spec: InferenceSpec | None = None,
     amp_dtype: torch.dtype | None = None,
     progress: bool = False,
     callback: BatchCallback | None = None,
+    **spec_fields: Any,
 ) -> dict[str, Any]:
     """Segmentation metrics of ``model`` over ``loader`` (``ConfusionMatrix.compute()`` keys
-    plus ``num_images``). ``callback(pred [B, H, W], batch_index)`` sees every prediction."""
+    plus ``num_images``). ``callback(pred [B, H, W], batch_index)`` sees every prediction.
+
+    ``model`` is an ``nn.Module`` or any callable returning scores, such as
+    ``ffseg.deploy.ort.OnnxModel``. Inference follows ``spec``; its fields may also be given
+    directly (``mode="slide", crop_size=(512, 1024), ...``).
+    """
+    spec = _as_spec(spec, spec_fields)
     device = torch.device(device)
     _check_sampler(loader)
-    was_training = model.training
-    model.eval()
+    was_training = _set_eval(model)
     cm = ConfusionMatrix(num_classes, ignore_index, device=device)
     n_images = 0
     try:
@@ -207,17 +302,16 @@ def evaluate(
                 images = images.unsqueeze(0)
             with _autocast(device, amp_dtype):
                 scores = predict_scores(
-                    model, images, masks.shape[-2:], mode=mode, crop_size=crop_size,
-                    stride=stride, scales=scales, flip=flip, align_corners=align_corners,
-                    num_classes=num_classes,
-                )  # fmt: skip
-            pred = scores.argmax(1)
+                    model, images, masks.shape[-2:], spec, num_classes=num_classes
+                )
+            pred = scores.argmax(1).to(device)
             cm.update(pred, masks)
             if callback is not None:
                 callback(pred, batch_index)
             n_images += images.shape[0]
     finally:
-        model.train(was_training)
+        if was_training is not None:
+            model.train(was_training)  # type: ignore[union-attr]
     cm.all_reduce()
     results = cm.compute()
     results["num_images"] = _sum_over_ranks(n_images, device)
@@ -225,7 +319,7 @@ def evaluate(
 
 
 def _sum_over_ranks(value: int, device: torch.device) -> int:
-    if _world() == 1:
+    if world_size() == 1:
         return int(value)
     t = torch.tensor([value], dtype=torch.int64, device=device)
     dist.all_reduce(t)
@@ -265,7 +359,7 @@ def evaluate_classification(
             n += labels.numel()
     finally:
         model.train(was_training)
-    if _world() > 1:
+    if world_size() > 1:
         dist.all_reduce(correct)
     total = _sum_over_ranks(n, device)
     out: dict[str, Any] = {

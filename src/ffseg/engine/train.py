@@ -1,10 +1,11 @@
 """The training loop: :func:`fit` runs a recipe end to end, :func:`train_one_epoch` one epoch.
 
-Plain functions in the style of torchvision's references. ``fit`` builds data, model, loss,
-optimizer and schedule from a :class:`~ffseg.config.Config`, trains with optional AMP, EMA,
-knowledge distillation and DDP (``torchrun``), evaluates, and keeps everything in
-``<output_dir>/<name>/``: ``config.yaml``, ``last.pt`` (resumable), ``best.safetensors``,
-``summary.csv``, TensorBoard events (``tb/``) and prediction overlays.
+Plain functions in the style of torchvision's references. ``fit`` checks the whole recipe,
+builds data, model, optimizer, schedule, loss (with the distillation teacher) and EMA, restores
+a checkpoint when resuming, then alternates epochs, evaluations and checkpoints; the run folder
+``<output_dir>/<name>/`` holds ``config.yaml``, ``last.pt`` (resumable), ``best.safetensors``,
+``summary.csv``, TensorBoard events (``tb/``) and prediction overlays. Nothing is written
+before everything that can fail cheaply has been built.
 
 Resuming is exact: data order comes from ``DistributedSampler(seed, epoch)``, augmentations
 are seeded per (epoch, sample), and ``last.pt`` stores every RNG state and the position in the
@@ -13,65 +14,47 @@ epoch, so ``k`` iterations + resume + ``N - k`` iterations equal ``N`` straight 
 
 from __future__ import annotations
 
-import csv
-import io
+import itertools
 import logging
 import math
-import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
-from torch.utils.data import (
-    ConcatDataset,
-    DataLoader,
-    Dataset,
-    DistributedSampler,
-    Sampler,
-    Subset,
-)
 
-from ffseg.config import Config, config_from_dict, config_to_dict, save_config
+from ffseg.config import Config, config_from_dict, config_to_dict, validate_config
+from ffseg.engine.build import build_criterion, build_student, place_model, training_module
 from ffseg.engine.checkpoint import (
-    atomic_write,
-    capture_rng_state,
-    load_checkpoint,
-    restore_rng_state,
-    save_checkpoint,
-    save_weights,
+    CHECKPOINT,
+    RunCheckpoint,
+    TrainParts,
+    load_run,
+    restore_run_state,
 )
+from ffseg.engine.data import TrainData, build_data, iters_per_epoch, train_loader, val_loader
 from ffseg.engine.distributed import (
-    DistInfo,
+    all_ranks_true,
     cleanup_distributed,
     init_distributed,
     sync_buffers,
+    world_size,
 )
 from ffseg.engine.ema import ModelEMA
+from ffseg.engine.logger import RunLogger, pick_run_dir
 from ffseg.engine.optim import build_optimizer, build_scheduler
-from ffseg.losses import KDLoss, build_loss, build_teacher
-from ffseg.models._base import SegOutput
+from ffseg.engine.precision import resolve_precision
+from ffseg.engine.state import Deadline, TrainState, deterministic_algorithms, seed_everything
+from ffseg.engine.task import EMA_SUFFIX, Task, make_task, preprocessing
+from ffseg.models import AuxOutput, SegOutput
 
-__all__ = [
-    "NonFiniteLossError",
-    "TrainState",
-    "amp_settings",
-    "build_model",
-    "fit",
-    "train_one_epoch",
-]
+__all__ = ["FitResult", "NonFiniteLossError", "TrainState", "fit", "train_one_epoch"]
 
-log = logging.getLogger("ffseg.train")
-
-CHECKPOINT = "last.pt"
-BEST = "best.safetensors"
-SUMMARY = "summary.csv"
-CONFIG = "config.yaml"
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -79,277 +62,50 @@ class NonFiniteLossError(RuntimeError):
 
 
 @dataclass
-class TrainState:
-    """Where the run is: finished epochs, global iteration, best score, evaluation history."""
+class FitResult:
+    """What :func:`fit` returns."""
 
-    epoch: int = 0
-    iteration: int = 0
-    best_score: float = -1.0
-    history: list[dict[str, float]] = field(default_factory=list)
-    last: dict[str, float] = field(default_factory=dict)  # scalars of the latest iteration
-
-
-# ----------------------------------------------------------------------------- data
-
-
-class _SeededSamples(Dataset):
-    """Draw each sample's augmentation from a seed of (seed, epoch, index), not the global RNG.
-
-    Makes augmentations independent of worker count and of where a run was resumed.
-    """
-
-    def __init__(self, dataset: Dataset, seed: int) -> None:
-        self.dataset = dataset
-        self.seed = seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> Any:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed((self.seed * 1_000_003 + self.epoch * 10_007 + index) % 2**63)
-            return self.dataset[index]
-
-
-class _SkipSampler(Sampler[int]):
-    """The first ``skip`` indices of ``base`` left out (mid-epoch resume)."""
-
-    def __init__(self, base: Sampler[int], skip: int) -> None:
-        self.base, self.skip = base, skip
-
-    def __iter__(self):
-        return iter(list(self.base)[self.skip :])
-
-    def __len__(self) -> int:
-        return max(0, len(self.base) - self.skip)  # type: ignore[arg-type]
-
-
-@dataclass
-class _Data:
-    train: _SeededSamples
-    val: Dataset | None
-    val_raw: Dataset | None  # without transforms, for overlays
+    run_dir: Path
+    best_score: float  # best validation score of the run (model or EMA); -1 if never evaluated
+    score_name: str  # "miou" (segmentation) or "top1" (classification)
+    metrics: dict[str, Any]  # the last evaluation of the trained weights ({} if none)
+    iterations: int
+    seconds: float
+    overlays: list[Path]
     num_classes: int
-    classes: tuple[str, ...]
-    palette: Sequence[tuple[int, int, int]]
-    ignore_index: int
+    model: nn.Module  # the trained weights (not the EMA)
 
-
-def _subset(ds: Dataset, n: int | None) -> Dataset:
-    return ds if n is None or n >= len(ds) else Subset(ds, range(n))  # type: ignore[arg-type]
-
-
-def _build_data(cfg: Config, mean: Sequence[float], std: Sequence[float], seed: int) -> _Data:
-    from ffseg.data import build_dataset, eval_transforms, train_transforms
-
-    d = cfg.data
-    if d.task == "classification":
-        from ffseg.data.transforms import imagenet_eval_transforms, imagenet_train_transforms
-
-        size = d.crop_size[0]
-        t_train: Any = imagenet_train_transforms(size, mean, std)
-        t_val: Any = imagenet_eval_transforms(size, round(size * 256 / 224), mean, std)
-    else:
-        t_train = train_transforms(
-            tuple(d.crop_size), mean, std, tuple(d.scale_range), d.hflip, d.color_jitter
-        )
-        t_val = eval_transforms(mean, std, tuple(cfg.eval.resize) if cfg.eval.resize else None)
-    train = build_dataset(d.name, d.root, d.train_split, t_train, **d.train_kwargs)
-    classes = tuple(train.classes)
-    num_classes = train.num_classes
-    ignore_index = int(getattr(train, "ignore_index", 255))
-    palette = tuple(getattr(train, "palette", ()) or ())
-    if d.extra_train:  # e.g. Cityscapes coarse / pseudo-labelled train_extra images
-        parts = [train]
-        for extra in d.extra_train:
-            unknown = set(extra) - {"split", "kwargs"}
-            if unknown or "split" not in extra:
-                raise ValueError(
-                    f"data.extra_train entries are {{split: ..., kwargs: {{...}}}}; got {extra!r}"
-                )
-            parts.append(
-                build_dataset(d.name, d.root, extra["split"], t_train, **extra.get("kwargs", {}))
-            )
-        train = ConcatDataset(parts)
-    val = val_raw = None
-    if d.val_split:
-        val = build_dataset(d.name, d.root, d.val_split, t_val, **d.val_kwargs)
-        val_raw = build_dataset(d.name, d.root, d.val_split, None, **d.val_kwargs)
-    return _Data(
-        train=_SeededSamples(_subset(train, d.subset), seed),
-        val=_subset(val, d.val_subset) if val is not None else None,
-        val_raw=val_raw,
-        num_classes=cfg.model.num_classes or num_classes,
-        classes=classes,
-        palette=palette,
-        ignore_index=ignore_index,
-    )
-
-
-def _train_loader(
-    data: _Data, cfg: Config, dist_info: DistInfo, epoch: int, skip_batches: int
-) -> DataLoader:
-    sampler: Sampler[int] = DistributedSampler(
-        data.train,
-        num_replicas=dist_info.world_size,
-        rank=dist_info.rank,
-        shuffle=True,
-        seed=cfg.train.seed,
-        drop_last=True,
-    )
-    sampler.set_epoch(epoch)  # type: ignore[attr-defined]
-    if skip_batches:
-        sampler = _SkipSampler(sampler, skip_batches * cfg.data.batch_size)
-    data.train.epoch = epoch
-    return DataLoader(
-        data.train,
-        batch_size=cfg.data.batch_size,
-        sampler=sampler,
-        num_workers=cfg.data.workers,
-        drop_last=True,
-        pin_memory=dist_info.device.type == "cuda",
-        generator=torch.Generator().manual_seed(cfg.train.seed + epoch),
-    )
-
-
-def _iters_per_epoch(data: _Data, cfg: Config, world: int) -> int:
-    per_rank = math.ceil(len(data.train) / world) if world > 1 else len(data.train)
-    n = per_rank // cfg.data.batch_size
-    if n < 1:
-        raise ValueError(
-            f"data.batch_size={cfg.data.batch_size} is larger than the {per_rank} training images "
-            f"per process ({cfg.data.name}); lower data.batch_size or use more data."
-        )
-    return n
-
-
-def _val_loader(data: _Data, cfg: Config, dist_info: DistInfo) -> DataLoader | None:
-    if data.val is None:
-        return None
-    from ffseg.data.samplers import DistributedEvalSampler
-
-    sampler = DistributedEvalSampler(data.val, dist_info.world_size, dist_info.rank)
-    return DataLoader(
-        data.val,
-        batch_size=cfg.eval.batch_size,
-        sampler=sampler,
-        num_workers=cfg.data.workers,
-        generator=torch.Generator().manual_seed(cfg.train.seed),
-    )
-
-
-# ----------------------------------------------------------------------------- model
-
-
-def _load_callable(spec: str) -> Callable[..., nn.Module]:
-    """``"package.module:callable"`` -> the callable (custom models in recipes)."""
-    import importlib
-
-    module_name, _, attr = spec.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(
-            f"model.name {spec!r}: cannot import {attr!r} from {module_name!r} ({exc}); use a "
-            "registered model name (ffseg list) or 'package.module:callable'."
-        ) from exc
-    return obj
-
-
-def build_model(cfg: Config, num_classes: int) -> nn.Module:
-    """The model of a recipe: a registered name, or ``"package.module:callable"`` + kwargs."""
-    m = cfg.model
-    if ":" in m.name:
-        model = _load_callable(m.name)(num_classes=num_classes, **m.kwargs)
-        if m.pretrained or m.pretrained_backbone:
-            from ffseg.models._weights import load_backbone_weights, load_pretrained_weights
-
-            if m.pretrained:
-                load_pretrained_weights(model, m.pretrained)
-            if m.pretrained_backbone:
-                load_backbone_weights(model, m.pretrained_backbone)
-        return model
-    from ffseg.models import create_model
-
-    return create_model(
-        m.name,
-        pretrained=m.pretrained,
-        num_classes=num_classes,
-        pretrained_backbone=m.pretrained_backbone,
-        **m.kwargs,
-    )
-
-
-class _TrainForward(nn.Module):
-    """``forward`` = the model's ``forward_train`` (so DDP and ``torch.compile`` wrap it)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> SegOutput:
-        if hasattr(self.model, "forward_train"):
-            return self.model.forward_train(x)
-        return SegOutput(logits=self.model(x))
-
-
-def amp_settings(amp: str, device: torch.device) -> tuple[torch.dtype | None, bool]:
-    """``(autocast dtype or None, use GradScaler)`` for ``train.amp`` on ``device``.
-
-    CPU: ``bf16`` (``auto`` = fp32). CUDA: ``fp16`` with GradScaler or ``bf16``
-    (``auto`` = bf16 when supported, else fp16).
-    """
-    amp = amp.lower()
-    if amp in ("none", "fp32", "off", "false"):
-        return None, False
-    if device.type == "cuda":
-        bf16_ok = torch.cuda.is_bf16_supported()
-        if amp == "auto":
-            amp = "bf16" if bf16_ok else "fp16"
-        if amp == "fp16":
-            return torch.float16, True
-        if amp == "bf16":
-            if not bf16_ok:
-                raise ValueError("train.amp=bf16 but this GPU has no bf16 support; use fp16")
-            return torch.bfloat16, False
-    else:
-        if amp == "auto":
-            return None, False
-        if amp == "bf16":
-            return torch.bfloat16, False
-        if amp == "fp16":
-            raise ValueError("train.amp=fp16 needs a CUDA GPU; on CPU use train.amp=bf16 (or none)")
-    raise ValueError(f"train.amp must be none, bf16, fp16 or auto; got {amp!r}")
+    @property
+    def score(self) -> float | None:
+        """The last evaluation's score (``metrics[score_name]``), ``None`` if never evaluated."""
+        value = self.metrics.get(self.score_name)
+        return None if value is None else float(value)
 
 
 # ----------------------------------------------------------------------------- one epoch
 
 
-@dataclass
-class _StepContext:
-    """Everything :func:`train_one_epoch` needs besides model, data and optimizer."""
-
-    device: torch.device
-    amp_dtype: torch.dtype | None = None
-    scaler: torch.amp.GradScaler | None = None
-    grad_clip: float | None = None
-    channels_last: bool = False
-    ema: ModelEMA | None = None
-    raw_model: nn.Module | None = None
-    teacher: nn.Module | None = None
-    kd_loss: KDLoss | None = None
-    kd_weight: float = 0.0
-    distributed: bool = False
+def _in_fp32(output: SegOutput) -> SegOutput:
+    """The logits of every head in float32 (the loss is computed outside autocast)."""
+    aux = [AuxOutput(a.name, a.logits.float(), a.weight, a.kind) for a in output.aux]
+    return SegOutput(logits=output.logits.float(), aux=aux)
 
 
-def _finite_everywhere(loss: torch.Tensor, distributed: bool) -> bool:
-    ok = torch.isfinite(loss.detach()).float()
-    if distributed:
-        dist.all_reduce(ok, op=dist.ReduceOp.MIN)
-    return bool(ok.item() > 0)
+def _update_weights(
+    loss: torch.Tensor,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    grad_clip: float | None,
+) -> None:
+    """Backward, optional global-norm clipping, optimizer step (a disabled scaler is a no-op)."""
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    if grad_clip:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
 
 
 def train_one_epoch(
@@ -357,531 +113,262 @@ def train_one_epoch(
     criterion: nn.Module,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
-    loader: DataLoader,
-    ctx: _StepContext,
+    loader: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
     *,
+    scaler: torch.amp.GradScaler | None = None,
+    ema: ModelEMA | None = None,
+    grad_clip: float | None = None,
     max_steps: int | None = None,
-    after_step: Callable[[dict[str, float]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    progress: Any = None,
+    autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    on_step: Callable[[dict[str, float]], bool] | None = None,
 ) -> dict[str, float]:
-    """Train over ``loader`` (at most ``max_steps`` batches); returns mean loss terms and img/s.
+    """Train over ``loader`` (at most ``max_steps`` batches); returns the mean loss terms,
+    ``steps`` and ``img_s``.
 
-    ``model`` returns a :class:`SegOutput` (wrap a model with its ``forward_train``); the loss is
-    computed in fp32 outside autocast. ``after_step`` receives each step's scalars (used by
-    :func:`fit` for logging and checkpointing); ``should_stop()`` ends the epoch early. Raises :class:`NonFiniteLossError` before
-    touching the weights when the loss is not finite.
+    ``model(images)`` returns a :class:`SegOutput` (see :func:`ffseg.engine.build.training_module`)
+    computed under autocast ``autocast_dtype``; ``criterion(output, targets, images)`` returns
+    ``(loss, terms)`` in fp32. ``ema`` averages ``model``'s weights after each step.
+    ``on_step(scalars)`` sees every step's scalars and ends the epoch by returning True. Raises
+    :class:`NonFiniteLossError` (on every rank) before touching the weights if the loss is not
+    finite.
     """
     model.train()
+    scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
     sums: dict[str, float] = {}
     steps = images_seen = 0
     start = time.perf_counter()
-    device = ctx.device
-    for images, targets in loader:
-        if max_steps is not None and steps >= max_steps:
-            break
+    for images, targets in itertools.islice(loader, max_steps):
         t0 = time.perf_counter()
         images = images.to(device, non_blocking=True)
         targets = targets.to(device, non_blocking=True)
-        if ctx.channels_last:
+        if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=ctx.amp_dtype, enabled=ctx.amp_dtype is not None):
-            out = model(images)
-            teacher_logits = None
-            if ctx.teacher is not None:
-                with torch.no_grad():
-                    teacher_logits = ctx.teacher(images)
-        out = SegOutput(
-            logits=out.logits.float(),
-            aux=[type(a)(a.name, a.logits.float(), a.weight, a.kind) for a in out.aux],
-        )
-        loss, terms = criterion(out, targets)
-        if teacher_logits is not None and ctx.kd_loss is not None:
-            kd = ctx.kd_loss(out.logits, teacher_logits, targets)
-            terms["kd"] = kd.detach()
-            loss = loss + ctx.kd_weight * kd
-        if not _finite_everywhere(loss, ctx.distributed):
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            output = model(images)
+        loss, terms = criterion(_in_fp32(output), targets, images)
+        if not all_ranks_true(torch.isfinite(loss.detach())):
             shown = ", ".join(f"{k}={float(v):.4g}" for k, v in terms.items())
             raise NonFiniteLossError(f"loss is {float(loss.detach())} ({shown})")
-        optimizer.zero_grad(set_to_none=True)
-        scaler = ctx.scaler
-        if scaler is not None and scaler.is_enabled():
-            scaler.scale(loss).backward()
-            if ctx.grad_clip:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), ctx.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            if ctx.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), ctx.grad_clip)
-            optimizer.step()
+        _update_weights(loss, model, optimizer, scaler, grad_clip)
         scheduler.step()
-        if ctx.ema is not None:
-            ctx.ema.update_parameters(ctx.raw_model)
+        if ema is not None:
+            ema.update_parameters(model)
         steps += 1
-        batch = images.shape[0]
-        images_seen += batch
+        images_seen += images.shape[0]
         scalars = {"loss": float(loss.detach()), **{k: float(v) for k, v in terms.items()}}
         for k, v in scalars.items():
             sums[k] = sums.get(k, 0.0) + v
-        dt = max(time.perf_counter() - t0, 1e-9)
         scalars["lr"] = optimizer.param_groups[0]["lr"]
-        scalars["img_s"] = batch * (dist.get_world_size() if ctx.distributed else 1) / dt
-        if progress is not None:
-            progress.update(1)
-            progress.set_postfix(
-                loss=f"{scalars['loss']:.4f}",
-                lr=f"{scalars['lr']:.2e}",
-                img_s=f"{scalars['img_s']:.1f}",
-            )
-        if after_step is not None:
-            after_step(scalars)
-        if should_stop is not None and should_stop():
+        scalars["img_s"] = images.shape[0] * world_size() / max(time.perf_counter() - t0, 1e-9)
+        if on_step is not None and on_step(scalars):
             break
-    elapsed = max(time.perf_counter() - start, 1e-9)
     result = {k: v / max(steps, 1) for k, v in sums.items()}
-    result["steps"] = float(steps)
-    result["img_s"] = images_seen * (dist.get_world_size() if ctx.distributed else 1) / elapsed
-    return result
-
-
-# ----------------------------------------------------------------------------- evaluation
-
-
-def _evaluate(
-    model: nn.Module, loader: DataLoader, cfg: Config, data: _Data, device: torch.device,
-    amp_dtype: torch.dtype | None, progress: bool,
-) -> dict[str, Any]:  # fmt: skip
-    from ffseg.engine.evaluate import evaluate, evaluate_classification
-
-    if cfg.data.task == "classification":
-        topk = (1, 5) if data.num_classes >= 5 else (1,)
-        out = evaluate_classification(
-            model, loader, device=device, topk=topk, amp_dtype=amp_dtype, progress=progress
-        )
-        return {**out, "miou": out["top1"]}  # "miou" is the score fit tracks
-
-    e = cfg.eval
-    return evaluate(
-        model,
-        loader,
-        data.num_classes,
-        device=device,
-        ignore_index=data.ignore_index,
-        mode=e.mode,
-        crop_size=tuple(e.crop_size) if e.crop_size else None,
-        stride=tuple(e.stride) if e.stride else None,
-        scales=tuple(e.scales),
-        flip=e.flip,
-        amp_dtype=amp_dtype,
-        progress=progress,
-    )
-
-
-# ----------------------------------------------------------------------------- run folder
-
-
-def _seed_everything(seed: int, deterministic: bool) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-
-
-def _pick_run_dir(cfg: Config, dist_info: DistInfo) -> Path:
-    """``<output_dir>/<name>``; a name already holding a run gets ``-2``, ``-3``... appended."""
-    base = Path(cfg.train.output_dir)
-    choice = [None]
-    if dist_info.is_main:
-        name, k = cfg.train.name, 1
-        while (base / name / CHECKPOINT).exists() or (base / name / CONFIG).exists():
-            k += 1
-            name = f"{cfg.train.name}-{k}"
-        choice = [str(base / name)]
-    if dist_info.distributed:
-        dist.broadcast_object_list(choice, src=0)
-    return Path(choice[0])  # type: ignore[arg-type]
-
-
-def _write_summary(path: Path, history: list[dict[str, float]]) -> None:
-    if not history:
-        return
-    keys: list[str] = []
-    for row in history:
-        keys += [k for k in row if k not in keys]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(buf.getvalue()))
-
-
-def _tensorboard(run_dir: Path, enabled: bool, purge_step: int | None) -> Any:
-    if not enabled:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        log.info("tensorboard is not installed (pip install tensorboard): no TensorBoard logs")
-        return None
-    return SummaryWriter(str(run_dir / "tb"), purge_step=purge_step)
-
-
-def write_overlays(
-    model: nn.Module, data: _Data, cfg: Config, run_dir: Path, device: torch.device, count: int
-) -> list[Path]:
-    """Save ``count`` validation predictions as PNG panels: image | prediction | ground truth."""
-    if count <= 0 or data.val is None or data.val_raw is None or cfg.data.task != "segmentation":
-        return []
-    from PIL import Image
-
-    from ffseg.inference import colorize, overlay
-    from ffseg.losses._utils import resize_logits
-
-    palette = list(data.palette) or [
-        tuple(
-            int(c) for c in torch.randint(0, 256, (3,), generator=torch.Generator().manual_seed(i))
-        )
-        for i in range(data.num_classes)
-    ]
-    out_dir = run_dir / "overlays"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    model.eval()
-    for i in range(min(count, len(data.val))):
-        image, mask = data.val[i]
-        raw, _ = data.val_raw[i]
-        with torch.no_grad():
-            logits = model(image.unsqueeze(0).to(device)).float()
-            pred = resize_logits(logits, mask.shape[-2:]).argmax(1)[0].cpu()
-        rgb = np.asarray(raw.permute(1, 2, 0).numpy(), dtype=np.uint8)
-        if rgb.shape[:2] != tuple(mask.shape[-2:]):
-            rgb = np.asarray(Image.fromarray(rgb).resize(mask.shape[::-1]))
-        panels = [Image.fromarray(rgb), overlay(rgb, pred, palette), colorize(mask, palette)]
-        w, h = panels[0].size
-        canvas = Image.new("RGB", (3 * w, h))
-        for j, p in enumerate(panels):
-            canvas.paste(p, (j * w, 0))
-        path = out_dir / f"val_{i:03d}.png"
-        atomic_write(path, lambda tmp, c=canvas: c.save(tmp, format="PNG"))
-        paths.append(path)
-    return paths
+    elapsed = max(time.perf_counter() - start, 1e-9)
+    return {**result, "steps": float(steps), "img_s": images_seen * world_size() / elapsed}
 
 
 # ----------------------------------------------------------------------------- fit
 
 
-def _resolve_resume(resume: str | Path) -> tuple[Path, dict[str, Any]]:
-    path = Path(resume)
-    ckpt_path = path / CHECKPOINT if path.is_dir() else path
-    return ckpt_path.parent, load_checkpoint(ckpt_path)
+@dataclass
+class _StepHook:
+    """What :func:`fit` does after every iteration: count, log, mid-epoch checkpoint
+    (``train.ckpt_every``), the caller's ``on_step``, and the time limit (returns True: stop)."""
+
+    state: TrainState
+    logger: RunLogger
+    checkpoint: RunCheckpoint
+    deadline: Deadline
+    iters_per_epoch: int
+    epoch: int
+    cfg: Config
+    on_step: Callable[[TrainState], None] | None
+
+    def __call__(self, scalars: dict[str, float]) -> bool:
+        state = self.state
+        state.iteration += 1
+        state.last = scalars
+        self.logger.log_step(scalars, state.iteration)
+        at_epoch_end = state.iteration % self.iters_per_epoch == 0
+        if at_epoch_end:
+            state.epoch = self.epoch + 1
+        every = self.cfg.train.ckpt_every
+        if every and state.iteration % every == 0 and not at_epoch_end:
+            self.checkpoint.save(state)
+        if self.on_step is not None:
+            self.on_step(state)
+        return self.deadline.expired()
+
+
+def _evaluate(
+    task: Task, parts: TrainParts, loader: Any, progress: bool
+) -> tuple[dict[str, Any], dict[str, float]]:
+    """Metrics of the model and the summary row's scores (with the EMA's score if any)."""
+    metrics = task.evaluate(parts.model, loader, progress)
+    keys = (task.score_name, *task.summary_keys)
+    scores = {k: float(metrics[k]) for k in keys if k in metrics}
+    if parts.ema is not None:
+        ema_metrics = task.evaluate(parts.ema.module, loader, False)
+        scores[task.score_name + EMA_SUFFIX] = float(ema_metrics[task.score_name])
+    return metrics, scores
+
+
+def _keep_best(
+    scores: dict[str, float], name: str, parts: TrainParts, state: TrainState, saver: RunCheckpoint
+) -> None:
+    """Record the better of model and EMA (the model on ties) when it beats the run's best, and
+    save its weights as ``best.safetensors``."""
+    source, score = "model", scores[name]
+    if parts.ema is not None and scores[name + EMA_SUFFIX] > score:
+        source, score = "ema", scores[name + EMA_SUFFIX]
+    if not score > state.best_score:  # NaN never counts as better
+        return
+    state.best_score = score
+    best = parts.ema.module if source == "ema" and parts.ema is not None else parts.model
+    saver.save_best(
+        best, {"iteration": str(state.iteration), "score": f"{score:.6f}", "source": source}
+    )
+
+
+def _stopped(exc: NonFiniteLossError, state: TrainState, ckpt_path: Path) -> NonFiniteLossError:
+    kept = ckpt_path.exists()
+    where = f"the last good checkpoint {ckpt_path} is kept" if kept else "no checkpoint yet"
+    return NonFiniteLossError(
+        f"training stopped at epoch {state.epoch + 1}, iteration {state.iteration + 1}: {exc}; "
+        f"{where}. Lower optim.lr, set optim.grad_clip, check the data, or use "
+        "train.amp=none; resume with --resume after changing the recipe."
+    )
+
+
+def _describe(cfg: Config, data: TrainData, total: int, ipe: int, world: int, device: Any) -> str:
+    n_train, n_val = len(data.train), len(data.val or [])  # type: ignore[arg-type]
+    return (
+        f"training {cfg.model.name} on {cfg.data.name} ({n_train} train / {n_val} val images, "
+        f"{data.num_classes} classes): {total} iterations ({math.ceil(total / ipe)} epochs x "
+        f"{ipe}), batch {cfg.data.batch_size} x {world} process(es), device {device}, "
+        f"precision {cfg.train.amp}"
+    )
 
 
 def fit(
-    cfg: Config,
+    cfg: Config | None = None,
     *,
     resume: str | Path | None = None,
     on_step: Callable[[TrainState], None] | None = None,
-) -> dict[str, Any]:
-    """Train a recipe; returns the final metrics plus ``run_dir``, ``best_score``, ``seconds``.
+) -> FitResult:
+    """Train a recipe; returns a :class:`FitResult`.
 
     Args:
-        cfg: the recipe.
+        cfg: the recipe (not needed when resuming).
         resume: a run folder (or its ``last.pt``); the run continues exactly where it stopped,
             with the configuration stored in the checkpoint.
         on_step: called after every iteration (and any checkpoint it triggers) with the state.
     """
-    ckpt: dict[str, Any] | None = None
-    run_dir: Path | None = None
-    if resume is not None:
-        run_dir, ckpt = _resolve_resume(resume)
+    start = time.perf_counter()
+    run_dir, ckpt = load_run(resume) if resume is not None else (None, None)
+    if ckpt is not None:
         cfg = config_from_dict(ckpt["config"], f"{run_dir / CHECKPOINT} (config)")
+    if cfg is None:
+        raise ValueError("fit needs a recipe (cfg) or a run folder to resume")
+    cfg = validate_config(cfg)
     dist_info = init_distributed(cfg.train.device)
-    try:
-        return _fit(cfg, dist_info, run_dir, ckpt, on_step)
-    finally:
-        cleanup_distributed()
-
-
-def _fit(
-    cfg: Config,
-    dist_info: DistInfo,
-    run_dir: Path | None,
-    ckpt: dict[str, Any] | None,
-    on_step: Callable[[TrainState], None] | None,
-) -> dict[str, Any]:
-    t_start = time.perf_counter()
-    device = dist_info.device
-    main = dist_info.is_main
-    seed = cfg.train.seed
-    _seed_everything(seed + dist_info.rank, cfg.train.deterministic)
-    if run_dir is None:
-        run_dir = _pick_run_dir(cfg, dist_info)
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / CONFIG)
-        log.info("run folder: %s", run_dir)
-
-    # model first: its pretrained_cfg gives mean / std for the transforms
-    from ffseg.data import build_dataset  # noqa: F401  (fail early if data is unavailable)
-
-    probe_classes = cfg.model.num_classes
-    data = None
-    if probe_classes is None:
-        data = _build_data(cfg, (0.0,) * 3, (1.0,) * 3, seed)
-        probe_classes = data.num_classes
-    model = build_model(cfg, probe_classes)
-    pcfg = getattr(model, "pretrained_cfg", None)
-    mean = tuple(getattr(pcfg, "mean", (0.485, 0.456, 0.406)))
-    std = tuple(getattr(pcfg, "std", (0.229, 0.224, 0.225)))
-    data = _build_data(cfg, mean, std, seed)
-    data.num_classes = probe_classes
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-    if cfg.model.sync_bn and dist_info.distributed:
-        if device.type == "cuda":
-            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        else:
-            log.warning("model.sync_bn needs CUDA; using per-process BatchNorm on CPU")
-    model.to(device)
-    if cfg.model.channels_last:
-        model.to(memory_format=torch.channels_last)
-
-    amp_dtype, use_scaler = amp_settings(cfg.train.amp, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
-    ipe = _iters_per_epoch(data, cfg, dist_info.world_size)
-    total_iters = cfg.train.iters or cfg.train.epochs * ipe
-    epochs = math.ceil(total_iters / ipe)
-    optimizer = build_optimizer(model, cfg.optim)
-    scheduler = build_scheduler(optimizer, cfg.sched, total_iters)
-    ema = ModelEMA(model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema else None
-    criterion = build_loss(cfg.loss, data.ignore_index).to(device)
-    teacher = kd_loss = None
-    if cfg.kd.weight > 0:
-        teacher = build_teacher(
-            cfg.kd.teacher, cfg.kd.teacher_checkpoint, data.num_classes, cfg.kd.teacher_kwargs,
-            cfg.kd.smp,
-        ).to(device)  # fmt: skip
-        kd_loss = KDLoss(cfg.kd.temperature, data.ignore_index)
-
-    state = TrainState()
-    if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if ckpt.get("scaler"):
-            scaler.load_state_dict(ckpt["scaler"])
-        if ema is not None and ckpt.get("ema") is not None:
-            ema.module.load_state_dict(ckpt["ema"])
-            ema.n_averaged.copy_(ckpt["ema_updates"])
-        s = ckpt["state"]
-        state = TrainState(
-            int(s["epoch"]), int(s["iteration"]), float(s["best_score"]), list(s["history"])
-        )
-        rng = ckpt["rng"]
-        restore_rng_state(rng[dist_info.rank] if isinstance(rng, list) else rng)
-        log.info("resumed %s at epoch %d, iteration %d", run_dir, state.epoch, state.iteration)
-
-    train_module: nn.Module = _TrainForward(model)
-    if dist_info.distributed:
-        train_module = nn.parallel.DistributedDataParallel(
-            train_module, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if cfg.model.compile:
-        train_module = torch.compile(train_module)
-    ctx = _StepContext(
-        device=device, amp_dtype=amp_dtype, scaler=scaler, grad_clip=cfg.optim.grad_clip,
-        channels_last=cfg.model.channels_last, ema=ema, raw_model=model, teacher=teacher,
-        kd_loss=kd_loss, kd_weight=cfg.kd.weight, distributed=dist_info.distributed,
-    )  # fmt: skip
-    val_loader = _val_loader(data, cfg, dist_info)
-    writer = _tensorboard(run_dir, main and cfg.log.tensorboard, state.iteration or None)
-    ckpt_path = run_dir / CHECKPOINT
-
-    def checkpoint() -> None:
-        rng = capture_rng_state()
-        if dist_info.distributed:  # every rank's RNG, gathered on rank 0
-            gathered: list[Any] = [None] * dist_info.world_size
-            dist.all_gather_object(gathered, rng)
-            rng = gathered
-        if not main:
-            return
-        save_checkpoint(
-            {
-                "model": model.state_dict(),
-                "ema": ema.module.state_dict() if ema is not None else None,
-                "ema_updates": ema.n_averaged.clone() if ema is not None else None,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                "state": {
-                    "epoch": state.epoch,
-                    "iteration": state.iteration,
-                    "best_score": state.best_score,
-                    "history": state.history,
-                },
-                "rng": rng,
-                "config": config_to_dict(cfg),
-                "ffseg_checkpoint": 1,
-            },
-            ckpt_path,
-        )
-
-    metrics: dict[str, Any] = {}
-    show = main and cfg.log.progress
-    if main:
-        log.info(
-            "training %s on %s (%d train / %d val images, %d classes): %d iterations "
-            "(%d epochs x %d), batch %d x %d process(es), device %s, amp %s",
-            cfg.model.name, cfg.data.name, len(data.train), len(data.val or []),
-            data.num_classes, total_iters, epochs, ipe, cfg.data.batch_size,
-            dist_info.world_size, device, str(amp_dtype or "fp32").replace("torch.", ""),
-        )  # fmt: skip
-    try:
-        while state.iteration < total_iters:
-            epoch = state.epoch
-            skip = state.iteration - epoch * ipe
-            steps = min(ipe - skip, total_iters - state.iteration)
-            loader = _train_loader(data, cfg, dist_info, epoch, skip)
-            bar = None
-            if show:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(
-                    total=skip + steps, initial=skip, desc=f"epoch {epoch + 1}/{epochs}",
-                    dynamic_ncols=True, leave=False,
-                )  # fmt: skip
-
-            def after_step(scalars: dict[str, float], epoch: int = epoch) -> None:
-                state.iteration += 1
-                state.last = scalars
-                if writer is not None and state.iteration % max(cfg.log.log_every, 1) == 0:
-                    for k, v in scalars.items():
-                        writer.add_scalar(f"train/{k}", v, state.iteration)
-                if state.iteration % ipe == 0:
-                    state.epoch = epoch + 1
-                every = cfg.train.ckpt_every
-                if every and state.iteration % every == 0 and state.iteration % ipe != 0:
-                    checkpoint()
-                if on_step is not None:
-                    on_step(state)
-
-            time_up = False
-
-            def should_stop() -> bool:
-                nonlocal time_up
-                if cfg.train.max_minutes is None:
-                    return False
-                up = torch.tensor(float(time.perf_counter() - t_start > cfg.train.max_minutes * 60))
-                if dist_info.distributed:  # rank 0 decides for everyone
-                    dist.broadcast(up, src=0)
-                time_up = bool(up.item() > 0)
-                return time_up
-
-            try:
+    with ExitStack() as cleanup:
+        cleanup.callback(cleanup_distributed)
+        cleanup.enter_context(deterministic_algorithms(cfg.train.deterministic))
+        device, main = dist_info.device, dist_info.is_main
+        precision = resolve_precision(cfg.train.amp, device, what="train.amp")
+        seed_everything(cfg.train.seed + dist_info.rank)
+        # build: whatever can fail does so before the run folder exists
+        data = build_data(cfg)
+        task = make_task(cfg, data, device, precision.autocast_dtype)
+        model = place_model(build_student(cfg, data.num_classes), cfg, dist_info)
+        train_tf, val_tf = task.transforms(preprocessing(model))
+        ipe = iters_per_epoch(data, cfg, dist_info.world_size)
+        total_iters = cfg.train.iters or cfg.train.epochs * ipe
+        epochs = math.ceil(total_iters / ipe)
+        optimizer = build_optimizer(model, cfg.optim)
+        scheduler = build_scheduler(optimizer, cfg.sched, total_iters)
+        ema = ModelEMA(model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema else None
+        scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
+        parts = TrainParts(model, optimizer, scheduler, scaler, ema)
+        criterion = build_criterion(cfg, data, device, precision.autocast_dtype)
+        # restore
+        state = TrainState()
+        if ckpt is not None:
+            state = restore_run_state(ckpt, parts, dist_info.rank)
+            log.info("resumed %s at epoch %d, iteration %d", run_dir, state.epoch, state.iteration)
+        # the run folder, then the loop
+        run_dir = run_dir or pick_run_dir(cfg, dist_info)
+        logger = RunLogger(run_dir, cfg, enabled=main, purge_step=state.iteration or None)
+        cleanup.enter_context(logger)
+        saver = RunCheckpoint(run_dir / CHECKPOINT, parts, config_to_dict(cfg), dist_info)
+        module = training_module(model, cfg, dist_info)
+        val = val_loader(data, val_tf, cfg, dist_info)
+        deadline = Deadline(cfg.train.max_minutes, start)
+        logger.info(_describe(cfg, data, total_iters, ipe, dist_info.world_size, device))
+        metrics: dict[str, Any] = {}
+        try:
+            while state.iteration < total_iters:
+                epoch, skip = state.epoch, state.iteration - state.epoch * ipe
+                steps = min(ipe - skip, total_iters - state.iteration)
+                logger.start_epoch(epoch, epochs, skip, steps)
                 result = train_one_epoch(
-                    train_module, criterion, optimizer, scheduler, loader, ctx,
-                    max_steps=steps, after_step=after_step, should_stop=should_stop, progress=bar,
-                )  # fmt: skip
-            finally:
-                if bar is not None:
-                    bar.close()
-            if time_up:
-                log.info("train.max_minutes reached at iteration %d: stopping", state.iteration)
-            done = time_up or state.iteration >= total_iters
-            if dist_info.distributed:
-                sync_buffers(model)
-            if state.iteration % ipe == 0:
-                state.epoch = max(state.epoch, epoch + 1)
-            row: dict[str, float] = {
-                "epoch": float(state.epoch),
-                "iteration": float(state.iteration),
-                "train_loss": result.get("loss", float("nan")),
-                "lr": optimizer.param_groups[0]["lr"],
-                "img_s": result["img_s"],
-            }
-            if val_loader is not None and (done or state.epoch % max(cfg.train.eval_every, 1) == 0):
-                metrics = _evaluate(model, val_loader, cfg, data, device, amp_dtype, show)
-                row["miou"] = float(metrics["miou"])
-                row.update({k: float(metrics[k]) for k in ("aacc", "macc") if k in metrics})
-                score, best_source = row["miou"], model
-                if ema is not None:
-                    ema_metrics = _evaluate(
-                        ema.module, val_loader, cfg, data, device, amp_dtype, False
-                    )
-                    row["miou_ema"] = float(ema_metrics["miou"])
-                    if row["miou_ema"] > score:
-                        score, best_source = row["miou_ema"], ema.module
-                if main:
-                    _log_eval(writer, metrics, data.classes, state.iteration)
-                    if ema is not None and writer is not None:
-                        writer.add_scalar("val/miou_ema", row["miou_ema"], state.iteration)
-                if score > state.best_score:
-                    state.best_score = score
-                    if main:
-                        save_weights(
-                            best_source.state_dict(), run_dir / BEST,
-                            {"iteration": str(state.iteration), "score": f"{score:.6f}",
-                             "source": "ema" if best_source is not model else "model"},
-                        )  # fmt: skip
-            row["seconds"] = time.perf_counter() - t_start
-            state.history.append(row)
-            if main:
-                log.info(
-                    "epoch %d/%d  iter %d/%d  loss %.4f  lr %.2e  %.1f img/s%s",
-                    state.epoch, epochs, state.iteration, total_iters, row["train_loss"],
-                    row["lr"], row["img_s"],
-                    "".join(f"  {k} {row[k] * 100:.2f}" for k in ("miou", "miou_ema") if k in row),
-                )  # fmt: skip
-            checkpoint()
-            if main:
-                _write_summary(run_dir / SUMMARY, state.history)
-            if time_up:
-                break
-    except NonFiniteLossError as exc:
-        where = (
-            f"the last good checkpoint {ckpt_path} is kept"
-            if ckpt_path.exists()
-            else "no checkpoint had been written yet"
-        )
-        raise NonFiniteLossError(
-            f"training stopped at epoch {state.epoch + 1}, iteration {state.iteration + 1}: {exc}; "
-            f"{where}. Lower optim.lr, set optim.grad_clip, check the data, or use "
-            "train.amp=none; resume with --resume after changing the recipe."
-        ) from None
-    finally:
-        if writer is not None:
-            writer.close()
-
-    overlays: list[Path] = []
-    if main and cfg.log.overlays:
+                    module,
+                    criterion,
+                    optimizer,
+                    scheduler,
+                    train_loader(data, train_tf, cfg, dist_info, epoch, skip),
+                    device,
+                    scaler=scaler,
+                    ema=ema,
+                    grad_clip=cfg.optim.grad_clip,
+                    max_steps=steps,
+                    autocast_dtype=precision.autocast_dtype,
+                    channels_last=cfg.model.channels_last,
+                    on_step=_StepHook(state, logger, saver, deadline, ipe, epoch, cfg, on_step),
+                )
+                logger.end_epoch()
+                sync_buffers(model)  # BN statistics averaged over ranks (no-op in one process)
+                if state.iteration % ipe == 0:
+                    state.epoch = max(state.epoch, epoch + 1)
+                row = {
+                    "epoch": float(state.epoch),
+                    "iteration": float(state.iteration),
+                    "train_loss": result.get("loss", math.nan),
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "img_s": result["img_s"],
+                }
+                done = deadline.reached or state.iteration >= total_iters
+                if val is not None and (done or state.epoch % max(cfg.train.eval_every, 1) == 0):
+                    metrics, scores = _evaluate(task, parts, val, logger.show_progress)
+                    row.update(scores)
+                    logger.log_scalars(task.scalars(metrics, scores), state.iteration)
+                    _keep_best(scores, task.score_name, parts, state, saver)
+                row["seconds"] = time.perf_counter() - start
+                state.history.append(row)
+                logger.log_epoch(row, epochs, total_iters, task.score_name)
+                saver.save(state)
+                logger.write_summary(state.history)
+                if deadline.reached:
+                    logger.info("train.max_minutes reached at iteration %d", state.iteration)
+                    break
+        except NonFiniteLossError as exc:
+            raise _stopped(exc, state, run_dir / CHECKPOINT) from None
         best_model = ema.module if ema is not None else model
-        overlays = write_overlays(best_model, data, cfg, run_dir, device, cfg.log.overlays)
-    if main and metrics and cfg.data.task == "segmentation":
-        from ffseg.metrics import format_table
-
-        log.info("final validation:\n%s", format_table(metrics, data.classes))
-    return {
-        **metrics,
-        "run_dir": run_dir,
-        "best_score": state.best_score,
-        "iterations": state.iteration,
-        "seconds": time.perf_counter() - t_start,
-        "overlays": overlays,
-        "num_classes": data.num_classes,
-        "model": model,
-    }
-
-
-def _log_eval(writer: Any, metrics: dict[str, Any], classes: Sequence[str], step: int) -> None:
-    if writer is None:
-        return
-    for key in ("miou", "aacc", "macc", "fwiou", "top1"):
-        if key in metrics:
-            writer.add_scalar(f"val/{key}", float(metrics[key]), step)
-    for name, value in zip(classes, metrics.get("iou", [])):
-        if value == value:  # not NaN
-            writer.add_scalar(f"val_iou/{name}", float(value), step)
+        overlays = task.overlays(best_model, val_tf, run_dir, cfg.log.overlays) if main else []
+        if main and metrics and (table := task.table(metrics)):
+            log.info("final validation:\n%s", table)
+        seconds = time.perf_counter() - start
+        return FitResult(
+            run_dir=run_dir,
+            best_score=state.best_score,
+            score_name=task.score_name,
+            metrics=metrics,
+            iterations=state.iteration,
+            seconds=seconds,
+            overlays=overlays,
+            num_classes=data.num_classes,
+            model=model,
+        )

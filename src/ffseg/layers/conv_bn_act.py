@@ -1,4 +1,5 @@
-"""Convolution -> BatchNorm -> activation, the most common block in segmentation networks."""
+"""Convolution -> BatchNorm -> activation, the most common block in segmentation networks,
+and its transposed ("full") counterpart that upsamples by an exact factor."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-__all__ = ["ConvBNAct", "conv1x1", "conv3x3"]
+__all__ = ["ConvBNAct", "FullConvBNAct", "conv1x1", "conv3x3", "full_conv"]
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
@@ -17,6 +18,15 @@ def conv3x3(cin: int, cout: int, stride: int = 1, bias: bool = False) -> nn.Conv
 def conv1x1(cin: int, cout: int, stride: int = 1, bias: bool = False) -> nn.Conv2d:
     """1x1 convolution."""
     return nn.Conv2d(cin, cout, kernel_size=1, stride=stride, bias=bias)
+
+
+def full_conv(
+    cin: int, cout: int, kernel_size: int = 3, stride: int = 2, bias: bool = False
+) -> nn.ConvTranspose2d:
+    """Transposed ("full") convolution whose output is exactly ``stride`` times the input size."""
+    padding = (kernel_size - 1) // 2
+    extra = stride + 2 * padding - kernel_size  # output_padding so that out = stride * in
+    return nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, extra, bias=bias)
 
 
 class ConvBNAct(nn.Sequential):
@@ -44,3 +54,12 @@ class ConvBNAct(nn.Sequential):
         if act is not None:
             layers.append(act())
         super().__init__(*layers)
+
+
+class FullConvBNAct(nn.Sequential):
+    """3x3 :func:`full_conv` (x``stride``) -> ``BatchNorm2d`` -> activation (children 0, 1, 2)."""
+
+    def __init__(
+        self, cin: int, cout: int, stride: int = 2, act: Callable[[], nn.Module] = nn.ReLU
+    ) -> None:
+        super().__init__(full_conv(cin, cout, 3, stride), nn.BatchNorm2d(cout), act())

@@ -2,7 +2,8 @@
 
 * :class:`AttentionRefinementModule` and :class:`FeatureFusionModule` (BiSeNet, reused by STDC);
 * :class:`UAFM` with spatial attention (PP-LiteSeg);
-* :class:`SegHead`: 3x3 conv-BN-ReLU then a 1x1 classifier (``head.cls`` is the final layer).
+* :class:`SegHead`: conv-BN-ReLU (3x3 by default) then a 1x1 classifier (``head.cls`` is the
+  final layer).
 """
 
 from __future__ import annotations
@@ -78,11 +79,21 @@ class UAFM(nn.Module):
 
 
 class SegHead(nn.Sequential):
-    """3x3 conv-BN-ReLU to ``mid`` channels, optional dropout, 1x1 classifier ``cls`` (bias)."""
+    """``kernel_size`` conv-BN-ReLU to ``mid`` channels, optional dropout, 1x1 classifier ``cls``.
 
-    def __init__(self, cin: int, mid: int, num_classes: int, dropout: float = 0.0) -> None:
+    The classifier has a bias; its path inside a model is ``<head>.cls``.
+    """
+
+    def __init__(
+        self,
+        cin: int,
+        mid: int,
+        num_classes: int,
+        dropout: float = 0.0,
+        kernel_size: int = 3,
+    ) -> None:
         super().__init__()
-        self.conv = ConvBNAct(cin, mid, 3)
+        self.conv = ConvBNAct(cin, mid, kernel_size)
         if dropout > 0:
             self.drop = nn.Dropout2d(dropout)
         self.cls = nn.Conv2d(mid, num_classes, 1)

@@ -1,4 +1,5 @@
-"""Context pooling modules shared by the zoo: PSPNet's PPM, DDRNet's DAPPM, SwiftNet's SPP.
+"""Context pooling modules shared by the zoo: PSPNet's PPM (ICNet, Fast-SCNN), DDRNet's DAPPM,
+SwiftNet's SPP.
 
 All of them keep the input's spatial size and can be exported to ONNX; the ones built on
 ``AdaptiveAvgPool2d`` to fixed bins > 1 (:class:`PyramidPooling`, :class:`SpatialPyramidPooling`)
@@ -59,11 +60,12 @@ class DAPPM(nn.Module):
 
 
 class PyramidPooling(nn.Module):
-    """Pyramid Pooling Module (Zhao et al., PSPNet 2017), used by ICNet.
+    """Pyramid Pooling Module (Zhao et al., PSPNet 2017), used by ICNet and Fast-SCNN.
 
     Adaptive average pools to ``bins``, each reduced by a 1x1 conv-BN-ReLU to ``cin / len(bins)``
-    channels, upsampled and concatenated with the input; a final conv-BN-ReLU maps to ``cout``.
-    With ``reduce=False`` (ICNet's light variant) pooled maps are summed with the input instead.
+    channels, upsampled (:func:`~ffseg.layers.resample.resize_to` mode ``resize_mode``) and
+    concatenated with the input; a final conv-BN-ReLU maps to ``cout``. With ``reduce=False``
+    (ICNet's light variant) pooled maps are summed with the input instead.
     """
 
     def __init__(
@@ -73,9 +75,11 @@ class PyramidPooling(nn.Module):
         bins: Sequence[int] = (1, 2, 3, 6),
         reduce: bool = True,
         out_kernel: int = 1,
+        resize_mode: str = "bilinear",
     ) -> None:
         super().__init__()
         self.reduce = reduce
+        self.resize_mode = resize_mode
         mid = cin // len(bins)
         self.stages = nn.ModuleList(
             nn.Sequential(nn.AdaptiveAvgPool2d(b), ConvBNAct(cin, mid, 1))
@@ -88,7 +92,7 @@ class PyramidPooling(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
-        pooled = [resize_to(stage(x), size, "bilinear") for stage in self.stages]
+        pooled = [resize_to(stage(x), size, self.resize_mode) for stage in self.stages]
         if self.reduce:
             return self.project(torch.cat([x, *pooled], dim=1))
         return self.project(x + sum(pooled))
@@ -114,21 +118,9 @@ class SpatialPyramidPooling(nn.Module):
         super().__init__()
         self.grids = tuple(grids)
         self.square = square
-        self.reduce = BNActConv(
-            cin,
-            mid,
-        )
-        self.levels = nn.ModuleList(
-            BNActConv(
-                mid,
-                level,
-            )
-            for _ in self.grids
-        )
-        self.fuse = BNActConv(
-            mid + level * len(self.grids),
-            cout,
-        )
+        self.reduce = BNActConv(cin, mid)
+        self.levels = nn.ModuleList(BNActConv(mid, level) for _ in self.grids)
+        self.fuse = BNActConv(mid + level * len(self.grids), cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]

@@ -2,44 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from torch import nn
 
+from ffseg.config import LossName
 from ffseg.losses.ce import CrossEntropyLoss, OhemCrossEntropyLoss
 from ffseg.losses.detail import BoundaryLoss, DetailLoss, mask_edges
 from ffseg.losses.dice import DiceLoss, binary_dice_loss
-from ffseg.losses.kd import KDLoss, build_teacher
+from ffseg.losses.kd import DistillCriterion, KDLoss
 from ffseg.losses.rmi import RMILoss
-from ffseg.models._base import SegOutput
+from ffseg.models import SegOutput
 
 __all__ = [
     "BoundaryLoss",
     "CrossEntropyLoss",
     "DetailLoss",
     "DiceLoss",
+    "DistillCriterion",
     "KDLoss",
     "OhemCrossEntropyLoss",
     "RMILoss",
     "SegCriterion",
     "binary_dice_loss",
     "build_loss",
-    "build_teacher",
     "mask_edges",
 ]
 
-MAIN_LOSSES = ("ce", "ohem", "dice")
+MAIN_LOSSES: tuple[str, ...] = get_args(LossName)
 
 
 class SegCriterion(nn.Module):
     """Main loss + weighted extra terms on the main logits + per-head auxiliary losses.
 
-    ``forward(output, target)`` takes a :class:`~ffseg.models.SegOutput` (or bare logits) and
-    returns ``(total, terms)`` where ``terms`` maps names (``"ce"``, ``"rmi"``,
+    ``forward(output, target, inputs=None)`` takes a :class:`~ffseg.models.SegOutput` (or bare
+    logits) and returns ``(total, terms)`` where ``terms`` maps names (``"ce"``, ``"rmi"``,
     ``"aux/<head>"``) to detached values. ``seg`` aux heads use the main loss, ``detail`` and
     ``boundary`` heads their binary edge losses; each is weighted by ``AuxOutput.weight``
-    times ``aux_weight_scale``.
+    times ``aux_weight_scale``. ``inputs`` is unused here; it is part of the call every ffseg
+    criterion shares because :class:`DistillCriterion` needs the images for its teacher.
     """
 
     def __init__(
@@ -61,7 +63,10 @@ class SegCriterion(nn.Module):
         self.aux_weight_scale = aux_weight_scale
 
     def forward(
-        self, output: SegOutput | torch.Tensor, target: torch.Tensor
+        self,
+        output: SegOutput | torch.Tensor,
+        target: torch.Tensor,
+        inputs: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if isinstance(output, torch.Tensor):
             output = SegOutput(logits=output)

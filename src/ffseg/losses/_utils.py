@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
+
+from ffseg.layers import resize_to
 
 __all__ = ["resize_logits"]
 
@@ -12,4 +13,4 @@ def resize_logits(logits: torch.Tensor, size: tuple[int, int] | torch.Size) -> t
     """Bilinearly resize ``(B, C, h, w)`` logits to ``size`` (no-op when already that size)."""
     if tuple(logits.shape[-2:]) == tuple(size):
         return logits
-    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+    return resize_to(logits, size, "bilinear_half")

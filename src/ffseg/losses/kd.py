@@ -1,20 +1,19 @@
-"""Knowledge distillation: Hinton logits KD and a frozen teacher built from the recipe."""
+"""Knowledge distillation: Hinton logits KD, and a criterion that adds it to the task loss.
+
+The teacher is built by the caller (the engine builds it like the student); losses never build
+models.
+"""
 
 from __future__ import annotations
-
-import logging
-from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ffseg.losses._utils import resize_logits
+from ffseg.models import SegOutput
 
-__all__ = ["KDLoss", "build_teacher"]
-
-log = logging.getLogger(__name__)
+__all__ = ["DistillCriterion", "KDLoss"]
 
 
 class KDLoss(nn.Module):
@@ -55,56 +54,42 @@ class KDLoss(nn.Module):
         return kl.mean() * t * t
 
 
-def build_teacher(
-    name: str | None,
-    checkpoint: str | Path | None,
-    num_classes: int,
-    kwargs: dict[str, Any] | None = None,
-    smp: dict[str, Any] | None = None,
-) -> nn.Module:
-    """A frozen teacher in eval mode: a registered ffseg model or an SMP model + checkpoint.
+class DistillCriterion(nn.Module):
+    """``criterion(output, target) + weight * kd_loss(student logits, teacher(inputs), target)``.
 
-    ``checkpoint`` is a local file (state_dict, ffseg ``last.pt`` or ``.safetensors``); the teacher
-    must predict the same ``num_classes``.
+    ``teacher`` is frozen: it stays in eval mode and runs under ``no_grad``, in the autocast
+    dtype the student is trained in (``autocast_dtype``; ``None``: fp32). Called as
+    ``(output, target, inputs)`` like every ffseg criterion; the KD term is reported as ``"kd"``.
     """
-    if smp is not None:
-        try:
-            import segmentation_models_pytorch as smp_lib
-        except ImportError as exc:
-            raise RuntimeError(
-                "kd.smp is set but segmentation-models-pytorch is not installed "
-                "(pip install segmentation-models-pytorch), or use kd.teacher with an ffseg model."
-            ) from exc
-        args = {"encoder_weights": None, "classes": num_classes, **smp}
-        teacher = smp_lib.create_model(**args)
-        if checkpoint is not None:
-            from ffseg.models._weights import read_state_dict
 
-            teacher.load_state_dict(read_state_dict(checkpoint), strict=True)
-    else:
-        if not name:
-            raise ValueError("knowledge distillation needs kd.teacher (a registered model name)")
-        if ":" in name:  # "package.module:callable", as model.name accepts
-            import importlib
+    def __init__(
+        self,
+        criterion: nn.Module,
+        teacher: nn.Module,
+        kd_loss: KDLoss,
+        weight: float,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.criterion = criterion
+        self.teacher = teacher.eval().requires_grad_(False)
+        self.kd_loss = kd_loss
+        self.weight = weight
+        self.autocast_dtype = autocast_dtype
 
-            from ffseg.models._weights import load_pretrained_weights
+    def train(self, mode: bool = True) -> DistillCriterion:
+        super().train(mode)
+        self.teacher.eval()  # BatchNorm statistics of the teacher never change
+        return self
 
-            module_name, _, attr = name.partition(":")
-            factory = importlib.import_module(module_name)
-            for part in attr.split("."):
-                factory = getattr(factory, part)
-            teacher = factory(num_classes=num_classes, **(kwargs or {}))
-            if checkpoint is not None:
-                load_pretrained_weights(teacher, checkpoint)
-        else:
-            from ffseg.models import create_model
-
-            teacher = create_model(
-                name, pretrained=checkpoint, num_classes=num_classes, **(kwargs or {})
-            )
-        if checkpoint is None:
-            log.warning("KD teacher %s has no checkpoint: it is randomly initialised", name)
-    teacher.eval()
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    return teacher
+    def forward(
+        self, output: SegOutput | torch.Tensor, target: torch.Tensor, inputs: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        dtype = self.autocast_dtype
+        with torch.no_grad(), torch.autocast(inputs.device.type, dtype, dtype is not None):
+            teacher_logits = self.teacher(inputs)
+        loss, terms = self.criterion(output, target, inputs)
+        student = output if isinstance(output, torch.Tensor) else output.logits
+        kd = self.kd_loss(student, teacher_logits, target)
+        terms["kd"] = kd.detach()
+        return loss + self.weight * kd, terms

@@ -16,6 +16,7 @@ from ffseg.models._registry import (
     is_model,
     list_aliases,
     list_models,
+    model_index,
     register_model,
     resolve_name,
 )
@@ -25,11 +26,12 @@ from ffseg.models._weights import (
     load_pretrained_weights,
     read_state_dict,
 )
-from ffseg.models.ffnet import FFNet
+from ffseg.models.ffnet import FFNet, FFNetSpec, parse_ffnet_name
 
 __all__ = [
     "AuxOutput",
     "FFNet",
+    "FFNetSpec",
     "FeatureInfo",
     "PretrainedCfg",
     "SegModel",
@@ -46,6 +48,8 @@ __all__ = [
     "load_model",
     "load_pretrained",
     "load_pretrained_weights",
+    "model_index",
+    "parse_ffnet_name",
     "read_state_dict",
     "register_model",
     "resolve_name",

@@ -10,6 +10,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from ffseg.classes import IMAGENET_MEAN, IMAGENET_STD
+from ffseg.layers.classifier import fresh_classifier
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -18,10 +21,8 @@ __all__ = [
     "PretrainedCfg",
     "SegModel",
     "SegOutput",
+    "scoring_outputs",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,6 @@ class PretrainedCfg:
     paper: str = ""
     family: str = ""
     palette: tuple[tuple[int, int, int], ...] | None = None
-    classifier: str = ""  # TRANSITION: replaced by SegModel.classifier_path; remove when unused
-    onnx_dynamic_shapes: bool = True  # TRANSITION: replaced by SegModel.supports_dynamic_shapes
     min_input_size: tuple[int, int] = (32, 32)
     crop_pct: float = 0.875  # classification eval: resize to size / crop_pct, centre-crop size
     model_args: dict[str, Any] = field(default_factory=dict)  # what rebuilds this exact model
@@ -121,7 +120,9 @@ class SegModel(nn.Module):
     * ``classifier_path``: the dotted path of the final layer that maps features to classes
       (re-initialised by :meth:`reset_classifier` and when a checkpoint's class count differs);
     * auxiliary training heads, if any, live in one ``nn.ModuleDict`` named ``aux_heads``;
-    * capability flags read by export, quantization and the tests.
+    * capability flags read by export, quantization and the tests;
+    * optionally a static method ``checkpoint_filter(state, model) -> state`` that fits a
+      checkpoint to the model before loading (e.g. FFNet's fixed ``smoothing.weight``).
 
     ``forward(x)`` returns one tensor (logits at ``1/output_stride``); :meth:`forward_train`
     returns a :class:`SegOutput` with the auxiliary outputs the loss uses.
@@ -161,19 +162,32 @@ class SegModel(nn.Module):
         """The final layer mapping features to class scores."""
         return self.get_submodule(self.classifier_path)
 
+    def class_layer_paths(self) -> list[str]:
+        """Module paths of every layer whose outputs are class scores.
+
+        The classifier plus the last such layer of each auxiliary head. :meth:`reset_classifier`
+        re-creates them, and a checkpoint with another class count skips their weights. A
+        family whose class count reaches further (a BN or an upsampling after the classifier)
+        overrides this.
+        """
+        paths = [self.classifier_path]
+        aux = getattr(self, "aux_heads", None)
+        if isinstance(aux, nn.ModuleDict):
+            for name, head in aux.items():
+                last = _last_scoring_layer(head, self.num_classes)
+                if last is not None:
+                    paths.append(f"aux_heads.{name}.{last}" if last else f"aux_heads.{name}")
+        return paths
+
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the final layer by a freshly initialised one with ``num_classes`` outputs."""
-        old = self.get_classifier()
-        if isinstance(old, nn.Conv2d):
-            new: nn.Module = nn.Conv2d(
-                old.in_channels, num_classes, old.kernel_size, old.stride, old.padding,
-                old.dilation, old.groups, old.bias is not None,
-            )  # fmt: skip
-        elif isinstance(old, nn.Linear):
-            new = nn.Linear(old.in_features, num_classes, old.bias is not None)
-        else:
-            raise TypeError(f"cannot reset classifier of type {type(old).__name__}")
-        self.set_submodule(self.classifier_path, new.to(old.weight.device, old.weight.dtype))
+        """Re-create every class-scoring layer (:meth:`class_layer_paths`) for ``num_classes``."""
+        for path in self.class_layer_paths():
+            old = self.get_submodule(path)
+            if isinstance(old, nn.BatchNorm2d):
+                new = nn.BatchNorm2d(num_classes).to(old.weight.device, old.weight.dtype)
+            else:
+                new = fresh_classifier(old, num_classes)
+            self.set_submodule(path, new)
         self.num_classes = num_classes
         cfg = getattr(self, "pretrained_cfg", None)
         if cfg is not None:
@@ -183,3 +197,20 @@ class SegModel(nn.Module):
                 classes=cfg.classes if same else None,
                 palette=cfg.palette if same else None,
             )
+
+
+def scoring_outputs(layer: nn.Module) -> int | None:
+    """How many class scores a Conv2d / ConvTranspose2d / Linear layer outputs (else None)."""
+    if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+        return int(layer.out_channels)
+    if isinstance(layer, nn.Linear):
+        return int(layer.out_features)
+    return None
+
+
+def _last_scoring_layer(head: nn.Module, num_classes: int) -> str | None:
+    found = None
+    for name, module in head.named_modules():
+        if scoring_outputs(module) == num_classes:
+            found = name
+    return found

@@ -7,6 +7,7 @@ cfg's own (a 5-class fine-tune of a Cityscapes model has no Cityscapes names).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from torch import nn
@@ -33,6 +34,12 @@ def attach_cfg(model: M, cfg: PretrainedCfg) -> M:
     return model
 
 
-def build_model(model_cls: type[M], variant: str, **kwargs: Any) -> M:
-    """``model_cls(**kwargs)`` with the registered default cfg of ``variant`` attached."""
-    return attach_cfg(model_cls(**kwargs), get_pretrained_cfg(variant))
+def build_model(
+    model_cls: type[M], variant: str, model_args: Mapping[str, Any] | None = None, **kwargs: Any
+) -> M:
+    """``model_cls(**model_args, **kwargs)`` (``kwargs`` win) with ``variant``'s cfg attached.
+
+    ``model_args`` are the variant's own hyper-parameters; ``kwargs`` the caller's overrides.
+    """
+    model = model_cls(**{**(model_args or {}), **kwargs})
+    return attach_cfg(model, get_pretrained_cfg(variant))

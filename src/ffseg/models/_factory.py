@@ -10,12 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ffseg._io import atomic_write, atomic_write_json
 from ffseg.models import _weights
-from ffseg.models._registry import get_model_entry
-from ffseg.models._weights import WeightsError, check_fit, read_state_dict
+from ffseg.models._base import PretrainedCfg
+from ffseg.models._registry import get_model_entry, is_model
+from ffseg.models._weights import WeightsError, check_fit, checkpoint_classes, read_state_dict
 
 __all__ = [
     "CONFIG_NAME",
@@ -61,7 +63,6 @@ def create_model(
     cfg = getattr(model, "pretrained_cfg", None)
     if cfg is not None:
         model.pretrained_cfg = cfg.replace(architecture=entry.name, model_args=dict(build_kwargs))
-    model.model_args = {"name": entry.name, **build_kwargs}  # TRANSITION: use pretrained_cfg
     if pretrained is not None:
         _weights.load_pretrained_weights(model, pretrained)
     if pretrained_backbone is not None:
@@ -76,10 +77,11 @@ def create_model(
 def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
     """Write ``config.json`` + ``model.safetensors`` (atomically) so :func:`load_pretrained` works.
 
-    The model must come from :func:`ffseg.create_model` (its name and arguments are recorded).
+    ``config.json`` holds the model's ``pretrained_cfg``, whose ``architecture`` and
+    ``model_args`` rebuild it; the model must therefore come from :func:`create_model`.
     """
-    args = getattr(model, "model_args", None)
-    if not args:
+    cfg = getattr(model, "pretrained_cfg", None)
+    if not isinstance(cfg, PretrainedCfg) or not is_model(cfg.architecture):
         raise ValueError(
             "save_pretrained needs a model built with ffseg.create_model (its name and arguments "
             "are stored in config.json); save a custom module with torch.save(state_dict) instead."
@@ -88,20 +90,14 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
 
     directory = Path(directory)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    cfg = getattr(model, "pretrained_cfg", None)
-    config = {
-        "ffseg_format": 1,
-        "model_args": args,
-        "pretrained_cfg": cfg.to_dict() if cfg is not None else None,
-    }
+    config = {"ffseg_format": 2, "pretrained_cfg": cfg.to_dict()}
     atomic_write(directory / WEIGHTS_NAME, lambda tmp: save_file(state, tmp))
     atomic_write_json(directory / CONFIG_NAME, config)
     return directory
 
 
-def load_pretrained(directory: str | Path, **overrides: Any) -> nn.Module:
-    """Re-create a model saved by :func:`save_pretrained` (strict, bit-exact)."""
-    directory = Path(directory)
+def _read_config(directory: Path) -> tuple[str, dict[str, Any], PretrainedCfg | None]:
+    """``(name, build kwargs, saved cfg)`` from a save_pretrained folder's config.json."""
     config_path = directory / CONFIG_NAME
     if not config_path.is_file():
         raise WeightsError(
@@ -110,15 +106,26 @@ def load_pretrained(directory: str | Path, **overrides: Any) -> nn.Module:
         )
     try:
         config = json.loads(config_path.read_text())
-        args = dict(config["model_args"])
-    except (ValueError, KeyError, TypeError) as exc:
+        if "model_args" in config:  # format 1: {"model_args": {"name": ..., **kwargs}, ...}
+            args = dict(config["model_args"])
+            return args.pop("name"), args, None
+        cfg = PretrainedCfg.from_dict(config["pretrained_cfg"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise WeightsError(f"{str(config_path)!r} is not a valid ffseg config: {exc}") from exc
-    name = args.pop("name")
-    args.update(overrides)
-    model = create_model(name, **args)
+    args = {**cfg.model_args, "num_classes": cfg.num_classes}  # a reset_classifier counts too
+    return cfg.architecture, args, cfg
+
+
+def load_pretrained(directory: str | Path, **overrides: Any) -> nn.Module:
+    """Re-create a model saved by :func:`save_pretrained` (strict, bit-exact, same cfg)."""
+    directory = Path(directory)
+    name, args, saved_cfg = _read_config(directory)
+    model = create_model(name, **{**args, **overrides})
     state = read_state_dict(directory / WEIGHTS_NAME)
     check_fit(model, model.state_dict(), state, directory / WEIGHTS_NAME)
     model.load_state_dict(state, strict=True)
+    if saved_cfg is not None and not overrides:
+        model.pretrained_cfg = saved_cfg  # keeps what was saved (e.g. a dataset's class names)
     return model
 
 
@@ -127,21 +134,40 @@ def load_model(
     *,
     name: str | None = None,
     num_classes: int | None = None,
+    use_ema: bool = False,
     **kwargs: Any,
 ) -> nn.Module:
     """The one model loader behind every verb and the distillation teacher.
 
-    ``weights`` may be a :func:`save_pretrained` folder (``name`` optional, checked if given) or
-    a checkpoint file (``name`` required). Without ``weights`` a freshly initialised ``name``.
+    ``weights`` may be a :func:`save_pretrained` folder (``name`` optional) or a checkpoint file
+    (``name`` required). A checkpoint's class count is read from its classifier weight when
+    ``num_classes`` is not given; a different explicit ``num_classes`` is an error (to fine-tune
+    with a new head, use ``create_model(name, pretrained=..., num_classes=N)``). Without
+    ``weights``: a freshly initialised ``name``. ``use_ema`` picks a training checkpoint's EMA
+    weights.
     """
     if weights is not None and Path(weights).is_dir():
         model = load_pretrained(weights)
-        if num_classes is not None and num_classes != getattr(model, "num_classes", num_classes):
-            raise WeightsError(
-                f"{str(weights)!r} holds a {model.num_classes}-class model but "
-                f"{num_classes} classes were asked for; drop --num-classes or pass matching weights"
-            )
+        _check_classes(model.num_classes, num_classes, weights)
         return model
     if name is None:
         raise ValueError("a model name is needed to load a checkpoint file (pass --model NAME)")
-    return create_model(name, pretrained=weights, num_classes=num_classes, **kwargs)
+    if weights is not None:
+        with torch.device("meta"):  # only to learn where the classifier lives
+            layout = create_model(name, num_classes=num_classes, **kwargs)
+        found = checkpoint_classes(layout, read_state_dict(weights, use_ema=use_ema))
+        if found is not None:
+            _check_classes(found, num_classes, weights)
+            num_classes = found
+    model = create_model(name, num_classes=num_classes, **kwargs)
+    if weights is not None:
+        _weights.load_pretrained_weights(model, weights, use_ema=use_ema)
+    return model
+
+
+def _check_classes(found: int, asked: int | None, weights: str | Path) -> None:
+    if asked is not None and asked != found:
+        raise WeightsError(
+            f"{str(weights)!r} holds a {found}-class model but {asked} classes were asked for; "
+            f"pass --num-classes {found} (or drop --num-classes), or pass matching weights"
+        )

@@ -11,8 +11,6 @@ are case-insensitive. Building lives in :mod:`ffseg.models._factory`.
 from __future__ import annotations
 
 import difflib
-import fnmatch
-import re
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import Any
 
 from torch import nn
 
+from ffseg.model_index import filter_names, natural_key
 from ffseg.models._base import PretrainedCfg
 
 __all__ = [
@@ -30,6 +29,7 @@ __all__ = [
     "is_model",
     "list_aliases",
     "list_models",
+    "model_index",
     "register_model",
     "resolve_name",
 ]
@@ -94,14 +94,6 @@ def register_model(
     return decorate
 
 
-def _natural_key(name: str) -> list[Any]:
-    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]
-
-
-def _as_list(value: str | Iterable[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
 def list_models(
     filter: str | Iterable[str] = "",
     exclude_filters: str | Iterable[str] = (),
@@ -111,18 +103,13 @@ def list_models(
     names: Iterable[str] = _MODELS
     if module is not None:
         names = [n for n in names if _MODELS[n].module == module]
-    patterns = [p.lower() for p in _as_list(filter) if p]
-    if patterns:
-        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
-    for pattern in _as_list(exclude_filters):
-        names = [n for n in names if not fnmatch.fnmatchcase(n, pattern.lower())]
-    return sorted(names, key=_natural_key)
+    return filter_names(names, filter, exclude_filters)
 
 
 def list_aliases(name: str | None = None) -> list[str]:
     """Registered aliases (as spelled at registration), optionally only those of one model."""
     if name is None:
-        return sorted(_ALIAS_SPELLING.values(), key=_natural_key)
+        return sorted(_ALIAS_SPELLING.values(), key=natural_key)
     canonical = resolve_name(name)
     return list(_MODELS[canonical].aliases)
 
@@ -164,3 +151,31 @@ def get_pretrained_cfg(name: str) -> PretrainedCfg:
             f"ffseg/models/{entry.module}.py (see docs/CONTRIBUTING.md)"
         )
     return entry.pretrained_cfg
+
+
+#: The cfg fields ``ffseg list`` shows, as stored in the model index.
+INDEX_FIELDS = (
+    "family", "task", "dataset", "input_size", "output_stride", "num_classes", "published",
+    "weight_file",
+)  # fmt: skip
+
+
+def model_index() -> dict[str, dict[str, Any]]:
+    """Every registered model's aliases and listed cfg fields, as JSON-ready data.
+
+    ``scripts/gen_model_zoo.py`` writes it to ``ffseg/model_index.json``, which ``ffseg list``
+    reads without importing torch; the tests check that file against this function.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in list_models():
+        entry = _MODELS[name]
+        cfg = entry.pretrained_cfg.to_dict() if entry.pretrained_cfg is not None else {}
+        out[name] = {
+            "aliases": list(entry.aliases),
+            "cfg": {
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in cfg.items()
+                if k in INDEX_FIELDS
+            },
+        }
+    return out

@@ -18,6 +18,9 @@ from torch import nn
 __all__ = [
     "WeightsError",
     "check_fit",
+    "checkpoint_classes",
+    "class_layer_prefixes",
+    "classifier_prefix",
     "load_backbone_weights",
     "load_pretrained_weights",
     "read_state_dict",
@@ -92,10 +95,35 @@ def _model_label(model: nn.Module) -> str:
     return getattr(cfg, "architecture", type(model).__name__)
 
 
-def _head_prefix(model: nn.Module) -> str:
-    cfg = getattr(model, "pretrained_cfg", None)
-    name = getattr(cfg, "classifier", "") or getattr(model, "classifier_name", "")
-    return f"{name}." if name else "\0"
+def classifier_prefix(model: nn.Module) -> str | None:
+    """State-dict prefix of the model's final classifier (``"head.cls."``), if it names one.
+
+    A :class:`~ffseg.models.SegModel` names it with ``classifier_path``; other modules may too.
+    """
+    path = getattr(model, "classifier_path", "")
+    return f"{path}." if path else None
+
+
+def class_layer_prefixes(model: nn.Module) -> list[str]:
+    """State-dict prefixes of every class-scoring layer (classifier and auxiliary heads)."""
+    paths = model.class_layer_paths() if hasattr(model, "class_layer_paths") else []
+    if not paths:
+        head = classifier_prefix(model)
+        return [head] if head else []
+    return [f"{p}." for p in paths]
+
+
+def checkpoint_classes(model: nn.Module, state: Mapping[str, torch.Tensor]) -> int | None:
+    """The class count of ``state``'s classifier weight for ``model``'s layout (None if absent)."""
+    prefix = classifier_prefix(model)
+    weight = state.get(f"{prefix}weight") if prefix else None
+    if weight is None or weight.ndim == 0:
+        return None
+    try:
+        transposed = isinstance(model.get_submodule(prefix.rstrip(".")), nn.ConvTranspose2d)
+    except AttributeError:
+        transposed = False
+    return int(weight.shape[1] if transposed and weight.ndim > 1 else weight.shape[0])
 
 
 def load_pretrained_weights(
@@ -105,48 +133,41 @@ def load_pretrained_weights(
 
     * A final classifier whose class count differs from the checkpoint's is left freshly
       initialised (one log line), so ``num_classes=5`` fine-tunes from a 19-class checkpoint.
-    * ``smoothing.weight`` (the fixed Gaussian buffer of ``_pre_down`` FFNets) is dropped when the
-      model has none, and kept as built when the checkpoint lacks it.
+    * The model class may fit a checkpoint to itself first: a ``checkpoint_filter(state,
+      model)`` static method, if it has one (timm's ``pretrained_filter_fn``).
 
     Anything else that does not fit raises :class:`WeightsError` naming the keys.
     """
     state = read_state_dict(path, use_ema=use_ema)
+    checkpoint_filter = getattr(type(model), "checkpoint_filter", None)
+    if checkpoint_filter is not None:
+        state = dict(checkpoint_filter(state, model))
     own = model.state_dict()
-    head = _head_prefix(model)
+    head = classifier_prefix(model)
+    class_layers = tuple(class_layer_prefixes(model))
     skipped_head = [
         k
         for k, v in state.items()
-        if k.startswith(head) and k in own and tuple(v.shape) != tuple(own[k].shape)
+        if class_layers
+        and k.startswith(class_layers)
+        and k in own
+        and tuple(v.shape) != tuple(own[k].shape)
     ]
+    ckpt_classes = checkpoint_classes(model, state)
     for key in skipped_head:
         del state[key]
-    if "smoothing.weight" in state and "smoothing.weight" not in own:
-        del state["smoothing.weight"]
-        log.info(
-            "dropped smoothing.weight from %s: %s has no pre-downsampling",
-            path,
-            _model_label(model),
-        )
-    if "smoothing.weight" in own and "smoothing.weight" not in state:
-        state["smoothing.weight"] = own["smoothing.weight"]
     check_fit(model, own, state, path, allow_missing=skipped_head)
     model.load_state_dict(state, strict=not skipped_head)
     if skipped_head:
-        ckpt_classes = _num_classes_of(read_state_dict(path, use_ema), skipped_head)
         log.info(
             "re-initialised %s of %s for %s classes (checkpoint %s has %s)",
-            head.rstrip("."),
+            (head or "").rstrip("."),
             _model_label(model),
             getattr(model, "num_classes", "?"),
             path,
-            ckpt_classes,
+            ckpt_classes if ckpt_classes is not None else "?",
         )
     return model
-
-
-def _num_classes_of(state: Mapping[str, torch.Tensor], keys: list[str]) -> int | str:
-    weights = [state[k] for k in keys if k.endswith("weight") and k in state]
-    return int(weights[0].shape[0]) if weights else "?"
 
 
 def check_fit(
@@ -189,7 +210,12 @@ def load_backbone_weights(
     segmentation FFNet, as the FFNet authors train), or an encoder-only file. Heads keep their
     fresh initialisation.
     """
-    prefix = getattr(model, "encoder_prefix", "backbone_model.")
+    prefix = getattr(model, "encoder_prefix", None)
+    if not prefix:
+        raise WeightsError(
+            f"{_model_label(model)!r} declares no encoder_prefix, so pretrained_backbone= cannot "
+            "tell its encoder weights apart; subclass ffseg.models.SegModel (encoder_attr)."
+        )
     state = read_state_dict(path, use_ema=use_ema)
     own = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
     picked = {k: v for k, v in state.items() if k.startswith(prefix)}

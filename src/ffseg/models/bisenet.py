@@ -11,7 +11,9 @@
 Two auxiliary heads on the context path (1/16 and 1/32 features) supervise training with the
 paper's weight alpha = 1 (:meth:`BiSeNetV1.forward_train` only). The paper's 49.0 M is the
 ResNet-101 model; with ResNet-18 the network has 13.39 M parameters against the reference's
-13.32 M (+0.5 %). BiSeNet V2 is a different network (:mod:`ffseg.models.bisenetv2`).
+13.32 M (+0.5 %). ``create_model("bisenetv1", backbone="resnet101")`` builds the paper's
+ResNet-101 context path (:data:`BACKBONES`): 47.57 M parameters with its auxiliary heads. BiSeNet
+V2 is a different network (:mod:`ffseg.models.bisenetv2`).
 """
 
 from __future__ import annotations
@@ -21,21 +23,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import ConvBNAct, resize_to
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.fusion import AttentionRefinementModule, FeatureFusionModule, SegHead
-from ffseg.layers.init import kaiming_init_
-from ffseg.models._base import AuxOutput, PretrainedCfg, SegOutput
+from ffseg.models._base import AuxOutput, SegModel, SegOutput
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models.resnet import ResNetEncoder, build_backbone
+from ffseg.models._zoo import zoo_cfg
+from ffseg.models.resnet import build_backbone
 
-__all__ = ["BiSeNetV1", "ContextPath", "SpatialPath"]
+__all__ = ["BACKBONES", "BiSeNetV1", "ContextPath", "SpatialPath"]
 
 PAPER = (
     "Yu et al., BiSeNet: Bilateral Segmentation Network for Real-time Semantic Segmentation, "
     "ECCV 2018"
 )
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
+
+#: The paper's ResNet context paths (its third encoder, Xception39, is not implemented).
+BACKBONES = ("resnet18", "resnet101")
 
 
 class SpatialPath(nn.Sequential):
@@ -51,20 +55,20 @@ class SpatialPath(nn.Sequential):
 
 
 class ContextPath(nn.Module):
-    """ResNet + global context + ARMs: returns the refined 1/8-bound, 1/16 and 1/32 features."""
+    """Global context + ARMs on the encoder's 1/16 and 1/32 features (``c16``, ``c32`` channels).
 
-    def __init__(self, encoder: ResNetEncoder, channels: int = 128) -> None:
+    Returns the refined features at 1/8 (for the fusion) and at 1/16.
+    """
+
+    def __init__(self, c16: int, c32: int, channels: int = 128) -> None:
         super().__init__()
-        c16, c32 = encoder.out_channels[2:]
-        self.encoder = encoder
         self.global_context = ConvBNAct(c32, channels, 1)
         self.arm32 = nn.Sequential(ConvBNAct(c32, channels, 3), AttentionRefinementModule(channels))
         self.arm16 = nn.Sequential(ConvBNAct(c16, channels, 3), AttentionRefinementModule(channels))
         self.refine32 = ConvBNAct(channels, channels, 3)
         self.refine16 = ConvBNAct(channels, channels, 3)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        _, _, f16, f32 = self.encoder(x)
+    def forward(self, f16: torch.Tensor, f32: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         context = self.global_context(f32.mean(dim=(2, 3), keepdim=True))
         y32 = self.refine32(resize_to(self.arm32(f32) + context, f16.shape[-2:], "nearest"))
         y16 = self.arm16(f16) + y32
@@ -73,10 +77,8 @@ class ContextPath(nn.Module):
         return y16, y32
 
 
-class BiSeNetV1(nn.Module):
+class BiSeNetV1(SegModel):
     """BiSeNet with a ResNet context path (see the module docstring)."""
-
-    encoder_prefix = "context.encoder."
 
     def __init__(
         self,
@@ -85,31 +87,21 @@ class BiSeNetV1(nn.Module):
         channels: int = 128,
         aux_weight: float = 1.0,
     ) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes)
         self.aux_weight = aux_weight
         self.spatial = SpatialPath(channels)
-        self.context = ContextPath(build_backbone(backbone), channels)
+        self.encoder = build_backbone(backbone, family="bisenet", choices=BACKBONES)
+        self.context = ContextPath(*self.encoder.out_channels[2:], channels)
         self.ffm = FeatureFusionModule(2 * channels, 2 * channels, kernel_size=1, reduction=4)
         self.head = SegHead(2 * channels, 2 * channels, num_classes)
-        self.aux16 = SegHead(channels, channels // 2, num_classes)
-        self.aux32 = SegHead(channels, channels // 2, num_classes)
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="bisenetv1",
-            num_classes=num_classes,
-            output_stride=8,
-            classifier="head.cls",
-            paper=PAPER,
-            license=LICENSE,
-            family="bisenet",
-            min_input_size=(64, 64),
+        self.aux_heads = nn.ModuleDict(
+            {name: SegHead(channels, channels // 2, num_classes) for name in ("aux16", "aux32")}
         )
         kaiming_init_(self)
 
     def _features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        y16, y32 = self.context(x)
+        _, _, f16, f32 = self.encoder(x)
+        y16, y32 = self.context(f16, f32)
         return self.ffm(self.spatial(x), y16), y16, y32
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -120,22 +112,20 @@ class BiSeNetV1(nn.Module):
         """Main logits plus the two context-path auxiliary heads (1/8 and 1/16 resolution)."""
         fused, y16, y32 = self._features(x)
         aux = [
-            AuxOutput("aux16", self.aux16(y16), self.aux_weight, "seg"),
-            AuxOutput("aux32", self.aux32(y32), self.aux_weight, "seg"),
+            AuxOutput(name, self.aux_heads[name](y), self.aux_weight, "seg")
+            for name, y in (("aux16", y16), ("aux32", y32))
         ]
         return SegOutput(self.head(fused), aux)
 
-    def feature_encoder(self) -> ResNetEncoder:
-        """The context path's ResNet (shares this model's weights) for ``features_only``."""
-        return self.context.encoder
+
+default_cfgs = {
+    "bisenetv1": zoo_cfg(
+        family="bisenet", paper=PAPER, output_stride=8, published={"cityscapes_test_miou": 74.7}
+    )
+}
 
 
 @register_model
 def bisenetv1(**kwargs: Any) -> BiSeNetV1:
-    """BiSeNet with ResNet-18 (paper: 74.7 Cityscapes test mIoU)."""
-    model = BiSeNetV1("resnet18", **kwargs)
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_test_miou": 74.7},
-    )
-    return model
+    """BiSeNet with ResNet-18 (paper: 74.7 Cityscapes test mIoU); ``backbone=`` one of BACKBONES."""
+    return build_model(BiSeNetV1, "bisenetv1", dict(backbone="resnet18"), **kwargs)

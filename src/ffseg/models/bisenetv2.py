@@ -23,14 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.fusion import SegHead
-from ffseg.layers.init import kaiming_init_
 from ffseg.layers.lightweight import DWConvBNAct
-from ffseg.layers.resample import resize_to
-from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.models._base import AuxOutput, FeatureInfo, SegModel, SegOutput
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 
 __all__ = [
     "BiSeNetV2",
@@ -41,7 +40,7 @@ __all__ = [
     "StemBlock",
 ]
 
-BISENETV2_PAPER = (
+PAPER = (
     "Yu et al., BiSeNet V2: Bilateral Network with Guided Aggregation for Real-time Semantic "
     "Segmentation, IJCV 2021"
 )
@@ -124,18 +123,22 @@ class GuidedAggregation(nn.Module):
 
 
 class SemanticBranch(nn.Module):
-    """The semantic branch on its own (``features_only``): strides 4, 8, 16, 32.
+    """Stem and GE stages 3-5: features at strides 4, 8, 16, 32 (also the ``features_only`` net)."""
 
-    It shares the full model's modules and key names (``stem.*``, ``stage3.*``, ...).
-    """
-
-    def __init__(self, model: BiSeNetV2) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.stem = model.stem
-        self.stage3 = model.stage3
-        self.stage4 = model.stage4
-        self.stage5 = model.stage5
-        self.feature_info = list(model.feature_info)
+        self.stem = StemBlock(16)
+        self.stage3 = nn.Sequential(GatherExpansion(16, 32, 2), GatherExpansion(32, 32))
+        self.stage4 = nn.Sequential(GatherExpansion(32, 64, 2), GatherExpansion(64, 64))
+        self.stage5 = nn.Sequential(
+            GatherExpansion(64, 128, 2), *(GatherExpansion(128, 128) for _ in range(3))
+        )
+        self.feature_info = [
+            FeatureInfo(16, 4, "stem"),
+            FeatureInfo(32, 8, "stage3"),
+            FeatureInfo(64, 16, "stage4"),
+            FeatureInfo(128, 32, "stage5"),
+        ]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         s2 = self.stem(x)
@@ -144,11 +147,13 @@ class SemanticBranch(nn.Module):
         return [s2, s3, s4, self.stage5(s4)]
 
 
-class BiSeNetV2(nn.Module):
+class BiSeNetV2(SegModel):
     """BiSeNet V2 with booster (auxiliary) heads for training."""
 
+    encoder_attr = "semantic"
+
     def __init__(self, num_classes: int = 19, head_channels: int = 128) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         self.detail = nn.Sequential(
             ConvBNAct(3, 64, 3, 2),
             ConvBNAct(64, 64, 3),
@@ -159,37 +164,22 @@ class BiSeNetV2(nn.Module):
             ConvBNAct(128, 128, 3),
             ConvBNAct(128, 128, 3),
         )
-        self.stem = StemBlock(16)
-        self.stage3 = nn.Sequential(GatherExpansion(16, 32, 2), GatherExpansion(32, 32))
-        self.stage4 = nn.Sequential(GatherExpansion(32, 64, 2), GatherExpansion(64, 64))
-        self.stage5 = nn.Sequential(
-            GatherExpansion(64, 128, 2), *(GatherExpansion(128, 128) for _ in range(3))
-        )
+        self.semantic = SemanticBranch()
         self.context = ContextEmbedding(128)
         self.bga = GuidedAggregation(128)
         self.head = SegHead(128, head_channels, num_classes)
         self.aux_heads = nn.ModuleDict(
             {
-                f"aux{i}": SegHead(c, head_channels, num_classes)
-                for i, c in zip((2, 3, 4, 5), (16, 32, 64, 128))
+                f"aux{i}": SegHead(f.num_chs, head_channels, num_classes)
+                for i, f in enumerate(self.semantic.feature_info, start=2)
             }
         )
-        self.feature_info = [
-            FeatureInfo(16, 4, "stem"),
-            FeatureInfo(32, 8, "stage3"),
-            FeatureInfo(64, 16, "stage4"),
-            FeatureInfo(128, 32, "stage5"),
-        ]
-        self.num_classes = num_classes
         kaiming_init_(self)
 
     def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        detail = self.detail(x)
-        s2 = self.stem(x)
-        s3 = self.stage3(s2)
-        s4 = self.stage4(s3)
-        s5 = self.stage5(s4)
-        return self.head(self.bga(detail, self.context(s5))), [s2, s3, s4, s5]
+        feats = self.semantic(x)
+        logits = self.head(self.bga(self.detail(x), self.context(feats[-1])))
+        return logits, feats
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits at stride 8."""
@@ -204,26 +194,18 @@ class BiSeNetV2(nn.Module):
         ]
         return SegOutput(logits, aux)
 
-    def feature_encoder(self) -> SemanticBranch:
-        """The semantic branch (shared modules) for ``features_only``."""
-        return SemanticBranch(self)
+
+default_cfgs = {
+    "bisenetv2": zoo_cfg(
+        family="bisenetv2",
+        paper=PAPER,
+        output_stride=8,
+        published={"cityscapes_val_miou": 73.4, "cityscapes_test_miou": 72.6},
+    )
+}
 
 
 @register_model
 def bisenetv2(**kwargs: Any) -> BiSeNetV2:
     """BiSeNet V2 (paper: 73.4 val mIoU / 72.6 test at 512x1024, trained from scratch)."""
-    model = BiSeNetV2(**kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture="bisenetv2",
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=8,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_val_miou": 73.4, "cityscapes_test_miou": 72.6},
-        license="ffseg implementation (Apache-2.0), written from the paper; no official weights.",
-        paper=BISENETV2_PAPER,
-        family="bisenetv2",
-        classifier="head.cls",
-        min_input_size=(64, 64),
-    )
-    return model
+    return build_model(BiSeNetV2, "bisenetv2", **kwargs)

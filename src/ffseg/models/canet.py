@@ -21,16 +21,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
-from ffseg.layers.init import kaiming_init_
-from ffseg.models._base import PretrainedCfg, SegOutput
+from ffseg.layers import ConvBNAct, kaiming_init_
+from ffseg.models._base import SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 from ffseg.models.mobilenetv2 import MobileNetV2Encoder
 
 __all__ = ["CANet", "FeatureCrossAttention", "UpConvBNAct"]
 
-CANET_PAPER = "Tang et al., Cross Attention Network for Semantic Segmentation, ICIP 2019"
+PAPER = "Tang et al., Cross Attention Network for Semantic Segmentation, ICIP 2019"
 
 
 class UpConvBNAct(nn.Sequential):
@@ -61,11 +61,23 @@ class FeatureCrossAttention(nn.Module):
         return x + x * self.spatial(spatial) * channel
 
 
-class CANet(nn.Module):
-    """CANet with a MobileNetV2 context branch (full-resolution logits)."""
+def _upsample_x8(num_classes: int) -> nn.ConvTranspose2d:
+    """The learned x8 upsampling of the class scores (kernel 16, stride 8, padding 4)."""
+    return nn.ConvTranspose2d(num_classes, num_classes, 16, 8, 4)
+
+
+class CANet(SegModel):
+    """CANet with a MobileNetV2 context branch (full-resolution logits).
+
+    The class scores come from ``head`` (3x3 conv-BN-ReLU; ``head.0`` is the classifier conv)
+    and are upsampled by the learned ``cls`` deconvolution.
+    """
+
+    encoder_attr = "backbone"
+    classifier_path = "head.0"
 
     def __init__(self, num_classes: int = 19) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         self.spatial = nn.Sequential(
             ConvBNAct(3, 64, 3, 2), ConvBNAct(64, 128, 3, 2), ConvBNAct(128, 256, 3, 2)
         )
@@ -75,9 +87,7 @@ class CANet(nn.Module):
         self.up16 = UpConvBNAct(192 + c16, 256)
         self.fca = FeatureCrossAttention(256)
         self.head = ConvBNAct(256, num_classes, 3)
-        self.cls = nn.ConvTranspose2d(num_classes, num_classes, 16, 8, 4)
-        self.num_classes = num_classes
-        self.encoder_prefix = "backbone."
+        self.cls = _upsample_x8(num_classes)
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,29 +97,22 @@ class CANet(nn.Module):
         c = self.up16(torch.cat([self.up32(feats[4]), feats[3]], dim=1))
         return self.cls(self.head(self.fca(s, c)))
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """CANet has no auxiliary heads."""
-        return SegOutput(self(x))
+    def class_layer_paths(self) -> list[str]:
+        """The head's conv and BN and the learned x8 upsampling of the class scores."""
+        return [self.classifier_path, "head.1", "cls"]
 
-    def feature_encoder(self) -> MobileNetV2Encoder:
-        """The MobileNetV2 encoder (shared modules) for ``features_only``."""
-        return self.backbone
+    def reset_classifier(self, num_classes: int) -> None:
+        """Fresh class-score layers: the head's conv and BN and the x8 deconvolution."""
+        super().reset_classifier(num_classes)
+        ref = self.get_classifier().weight
+        self.head[1] = nn.BatchNorm2d(num_classes).to(ref.device, ref.dtype)
+        self.cls = _upsample_x8(num_classes).to(ref.device, ref.dtype)
+
+
+default_cfgs = {"canet": zoo_cfg(family="canet", paper=PAPER, output_stride=1)}
 
 
 @register_model
 def canet(**kwargs: Any) -> CANet:
     """CANet with a MobileNetV2 context branch (no published number recorded here)."""
-    model = CANet(**kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture="canet",
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=1,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        license="ffseg implementation (Apache-2.0), written from the paper; no official weights.",
-        paper=CANET_PAPER,
-        family="canet",
-        classifier="cls",
-        min_input_size=(64, 64),
-    )
-    return model
+    return build_model(CANet, "canet", **kwargs)

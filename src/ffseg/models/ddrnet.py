@@ -21,13 +21,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.layers import conv1x1, conv3x3, kaiming_init_, resize_to
+from ffseg.layers import ConvBNAct, conv3x3, kaiming_init_, resize_to
+from ffseg.layers.multires import StridedConvChain
 from ffseg.layers.pyramid import DAPPM, BNActConv
 from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegModel, SegOutput
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
 from ffseg.models._zoo import zoo_cfg
-from ffseg.models.resnet import BasicBlock
+from ffseg.models.resnet import BasicBlock, Bottleneck
 
 __all__ = ["DDRNet", "DDRNetEncoder", "DualResolutionStage", "SegmentHead"]
 
@@ -51,24 +52,10 @@ class _Basic(BasicBlock):
         return self.relu(out) if self.last_relu else out
 
 
-class _Bottleneck(nn.Module):
+class _Bottleneck(Bottleneck):
     """DDRNet's bottleneck (expansion 2, no final ReLU) ending each branch."""
 
-    def __init__(self, cin: int, width: int, stride: int = 1) -> None:
-        super().__init__()
-        cout = 2 * width
-        self.conv1 = conv1x1(cin, width)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, cout)
-        self.bn3 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = (
-            nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
-            if stride != 1 or cin != cout
-            else None
-        )
+    expansion = 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shortcut = x if self.downsample is None else self.downsample(x)
@@ -83,10 +70,6 @@ def _stage(cin: int, width: int, depth: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(*blocks)
 
 
-def _conv_bn(cin: int, cout: int, stride: int) -> list[nn.Module]:
-    return [conv3x3(cin, cout, stride), nn.BatchNorm2d(cout)]
-
-
 class DualResolutionStage(nn.Module):
     """One low/high-resolution stage pair followed by a bilateral fusion.
 
@@ -99,16 +82,8 @@ class DualResolutionStage(nn.Module):
         super().__init__()
         self.low = _stage(low_in, low_out, depth, low_stride)
         self.high = _stage(high, high, depth)
-        self.compression = nn.Sequential(conv1x1(low_out, high), nn.BatchNorm2d(high))
-        down: list[nn.Module] = []
-        cin = high
-        for i in range(down_steps):
-            cout = low_out if i == down_steps - 1 else high * 2
-            down += _conv_bn(cin, cout, 2)
-            if i < down_steps - 1:
-                down.append(nn.ReLU(inplace=True))
-            cin = cout
-        self.down = nn.Sequential(*down)
+        self.compression = ConvBNAct(low_out, high, 1, act=None)
+        self.down = StridedConvChain((high, *[2 * high] * (down_steps - 1), low_out))
         self.relu = nn.ReLU()
 
     def forward(self, low: torch.Tensor, high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,7 +119,12 @@ class DDRNetEncoder(nn.Module):
         p = planes
         d1, d2, d3, d4 = depths
         self.stem = nn.Sequential(
-            *_conv_bn(3, p, 2), nn.ReLU(inplace=True), *_conv_bn(p, p, 2), nn.ReLU(inplace=True)
+            conv3x3(3, p, 2),
+            nn.BatchNorm2d(p),
+            nn.ReLU(inplace=True),
+            conv3x3(p, p, 2),
+            nn.BatchNorm2d(p),
+            nn.ReLU(inplace=True),
         )
         self.layer1 = _stage(p, p, d1)
         self.layer2 = _stage(p, 2 * p, d2, 2)
@@ -229,28 +209,34 @@ default_cfgs = {
 }
 
 
-def _create_ddrnet(variant: str, **kwargs: Any) -> DDRNet:
-    return build_model(DDRNet, variant, **kwargs)
-
-
 @register_model
 def ddrnet23_slim(**kwargs: Any) -> DDRNet:
     """DDRNet-23-slim (planes 32, head 64); paper: 5.7 M params."""
-    args: dict[str, Any] = dict(planes=32, depths=(2, 2, 2, 2), spp_planes=128, head_planes=64)
-    return _create_ddrnet("ddrnet23_slim", **{**args, **kwargs})
+    return build_model(
+        DDRNet,
+        "ddrnet23_slim",
+        dict(planes=32, depths=(2, 2, 2, 2), spp_planes=128, head_planes=64),
+        **kwargs,
+    )
 
 
 @register_model
 def ddrnet23(**kwargs: Any) -> DDRNet:
     """DDRNet-23 (planes 64, head 128); paper: 20.1 M params."""
-    args: dict[str, Any] = dict(planes=64, depths=(2, 2, 2, 2), spp_planes=128, head_planes=128)
-    return _create_ddrnet("ddrnet23", **{**args, **kwargs})
+    return build_model(
+        DDRNet,
+        "ddrnet23",
+        dict(planes=64, depths=(2, 2, 2, 2), spp_planes=128, head_planes=128),
+        **kwargs,
+    )
 
 
 @register_model
 def ddrnet39(**kwargs: Any) -> DDRNet:
     """DDRNet-39 (depths 3-4-6-3, stage 3 in two fused halves, head 256); paper: 32.3 M."""
-    args: dict[str, Any] = dict(
-        planes=64, depths=(3, 4, 6, 3), stage3_parts=2, spp_planes=128, head_planes=256
+    return build_model(
+        DDRNet,
+        "ddrnet39",
+        dict(planes=64, depths=(3, 4, 6, 3), stage3_parts=2, spp_planes=128, head_planes=256),
+        **kwargs,
     )
-    return _create_ddrnet("ddrnet39", **{**args, **kwargs})

@@ -28,20 +28,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.fusion import SegHead
-from ffseg.layers.init import kaiming_init_
 from ffseg.layers.lightweight import DSConvBNAct, DWConvBNAct
-from ffseg.layers.resample import resize_to
-from ffseg.models._base import FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.models._base import FeatureInfo, SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 
-__all__ = ["DFANet", "FCAttention", "XceptionA", "XceptionBlock"]
+__all__ = ["DFANet", "DFANetEncoder", "FCAttention", "XceptionA", "XceptionBlock"]
 
-DFANET_PAPER = (
-    "Li et al., DFANet: Deep Feature Aggregation for Real-Time Semantic Segmentation, CVPR 2019"
-)
+PAPER = "Li et al., DFANet: Deep Feature Aggregation for Real-Time Semantic Segmentation, CVPR 2019"
 XCEPTION_A = {"widths": (48, 96, 192), "depths": (4, 6, 4)}
 
 
@@ -121,45 +118,48 @@ class XceptionA(nn.Module):
 
 
 class DFANetEncoder(nn.Module):
-    """The stem and the first XceptionA encoder (``features_only``; strides 4, 8, 16)."""
+    """The stem and the first XceptionA encoder; ``features_only`` gives strides 4, 8, 16."""
 
-    def __init__(self, stem: nn.Module, encoder: XceptionA) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.stem = stem
-        self.backbone1 = encoder
         w = XCEPTION_A["widths"]
+        self.stem = ConvBNAct(3, 8, 3, 2)
+        self.backbone1 = XceptionA((8, w[0], w[1]))
         self.feature_info = [
             FeatureInfo(w[0], 4, "backbone1.enc2"),
             FeatureInfo(w[1], 8, "backbone1.enc3"),
             FeatureInfo(w[2], 16, "backbone1.attention"),
         ]
 
+    def forward_all(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """``[enc2, enc3, enc4, attention]`` of the first encoder (the cascade's input)."""
+        return self.backbone1(self.stem(x))
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        enc2, enc3, _, att = self.backbone1(self.stem(x))
+        enc2, enc3, _, att = self.forward_all(x)
         return [enc2, enc3, att]
 
 
-class DFANet(nn.Module):
+class DFANet(SegModel):
     """DFANet-A: three cascaded XceptionA encoders with sub-network and sub-stage aggregation."""
 
+    classifier_path = "low_cls"
+
     def __init__(self, num_classes: int = 19, head_channels: int = 128) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         w = XCEPTION_A["widths"]
-        self.stem = ConvBNAct(3, 8, 3, 2)
-        self.backbone1 = XceptionA((8, w[0], w[1]))
+        self.encoder = DFANetEncoder()
         cat_in = (w[2] + w[0], w[0] + w[1], w[1] + w[2])
         self.backbone2 = XceptionA(cat_in)
         self.backbone3 = XceptionA(cat_in)
         self.low = nn.ModuleList(ConvBNAct(w[0], 48, 3) for _ in range(3))
         self.low_cls = nn.Conv2d(48, num_classes, 1)
         self.high = nn.ModuleList(SegHead(w[2], head_channels, num_classes) for _ in range(3))
-        self.num_classes = num_classes
-        self.encoder_prefix = "backbone1."
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits at stride 4."""
-        f1 = self.backbone1(self.stem(x))
+        f1 = self.encoder.forward_all(x)
         f2 = self.backbone2(resize_to(f1[3], f1[0].shape[-2:], "bilinear"), f1[:3])
         f3 = self.backbone3(resize_to(f2[3], f2[0].shape[-2:], "bilinear"), f2[:3])
         size = f1[0].shape[-2:]
@@ -171,30 +171,24 @@ class DFANet(nn.Module):
             out = out + resize_to(head(f[3]), size, "bilinear")
         return out
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """DFANet has no auxiliary heads."""
-        return SegOutput(self(x))
+    def class_layer_paths(self) -> list[str]:
+        """``low_cls`` and the classifiers of the three high-level heads."""
+        return [self.classifier_path, *(f"high.{i}.cls" for i in range(len(self.high)))]
 
-    def feature_encoder(self) -> DFANetEncoder:
-        """The stem and first XceptionA encoder (shared modules) for ``features_only``."""
-        return DFANetEncoder(self.stem, self.backbone1)
+
+default_cfgs = {
+    "dfanet": zoo_cfg(
+        family="dfanet",
+        paper=PAPER,
+        input_size=(3, 1024, 1024),
+        output_stride=4,
+        min_input_size=(128, 128),
+        published={"cityscapes_test_miou": 71.3},
+    )
+}
 
 
 @register_model
 def dfanet(**kwargs: Any) -> DFANet:
     """DFANet-A (paper: 71.3 Cityscapes test mIoU at 1024x1024 input)."""
-    model = DFANet(**kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture="dfanet",
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 1024),
-        output_stride=4,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_test_miou": 71.3},
-        license="ffseg implementation (Apache-2.0), written from the paper; no official weights.",
-        paper=DFANET_PAPER,
-        family="dfanet",
-        classifier="low_cls",
-        min_input_size=(128, 128),
-    )
-    return model
+    return build_model(DFANet, "dfanet", **kwargs)

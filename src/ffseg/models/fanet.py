@@ -13,8 +13,9 @@ strided first block of basic-block encoders uses a parameter-free 2x2 average-po
 the encoder keeps torchvision's key names and shapes and a torchvision ResNet checkpoint loads
 with ``pretrained_backbone=path``.
 
-Parameters: ``fanet18`` has 12.23 M against the reference 12.26 M (-0.2 %); the paper does not
-state counts for the other backbones.
+Every variant is one registered name per encoder; ``create_model("fanet18", backbone=...)``
+takes any of the six (:data:`BACKBONES`). Parameters: ``fanet18`` has 12.23 M against the
+reference 12.26 M (-0.2 %); the paper does not state counts for the other backbones.
 """
 
 from __future__ import annotations
@@ -24,18 +25,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import ConvBNAct, resize_to
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.attention import FastAttention
-from ffseg.layers.init import kaiming_init_
-from ffseg.models._base import FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.layers.fusion import SegHead
+from ffseg.models._base import PretrainedCfg, SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 from ffseg.models.resnet import BasicBlock, ResNetEncoder, build_backbone
 
-__all__ = ["FANet", "resnet_encoder"]
+__all__ = ["BACKBONES", "FANet", "resnet_encoder"]
 
 PAPER = "Hu et al., Real-time Semantic Segmentation with Fast Attention, IEEE RA-L 2020"
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
+
+#: The paper's ResNet-18/34 and the four more encoders of the FFNet paper's Table 3.
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet56", "resnet134")
 
 
 def resnet_encoder(name: str, first_stage_stride: int = 1) -> ResNetEncoder:
@@ -51,10 +55,8 @@ def resnet_encoder(name: str, first_stage_stride: int = 1) -> ResNetEncoder:
     return encoder
 
 
-class FANet(nn.Module):
+class FANet(SegModel):
     """FANet on a named ResNet encoder (see the module docstring)."""
-
-    encoder_prefix = "encoder."
 
     def __init__(
         self,
@@ -64,28 +66,17 @@ class FANet(nn.Module):
         head_channels: int = 128,
         first_stage_stride: int = 2,
     ) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes)
+        if backbone.lower() not in BACKBONES:
+            raise ValueError(
+                f"unknown fanet backbone {backbone!r}; choose one of {', '.join(BACKBONES)}"
+            )
+        self.output_stride = 4 * first_stage_stride
         self.encoder = resnet_encoder(backbone, first_stage_stride)
         cins = self.encoder.out_channels
         self.attention = nn.ModuleList(FastAttention(c, channels) for c in cins)
         self.merge = nn.ModuleList(ConvBNAct(channels, channels, 3) for _ in cins)
-        self.head = nn.Sequential(
-            ConvBNAct(channels * len(cins), head_channels, 3),
-            nn.Conv2d(head_channels, num_classes, 1),
-        )
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="fanet",
-            num_classes=num_classes,
-            output_stride=4 * first_stage_stride,
-            classifier="head.1",
-            paper=PAPER,
-            license=LICENSE,
-            family="fanet",
-            min_input_size=(64, 64),
-        )
+        self.head = SegHead(channels * len(cins), head_channels, num_classes)
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,59 +94,52 @@ class FANet(nn.Module):
         cat = torch.cat([resize_to(m, size, "bilinear") for m in reversed(merged)], dim=1)
         return self.head(cat)
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Training outputs: FANet has no auxiliary heads."""
-        return SegOutput(self(x))
 
-    def feature_encoder(self) -> ResNetEncoder:
-        """The ResNet encoder (shares this model's weights) for ``features_only``."""
-        return self.encoder
-
-    @property
-    def feature_info(self) -> list[FeatureInfo]:
-        return self.encoder.feature_info
+def _cfg(**published: float) -> PretrainedCfg:
+    return zoo_cfg(family="fanet", paper=PAPER, output_stride=8, published=published)
 
 
-def _fanet(name: str, backbone: str, kwargs: dict[str, Any], **published: float) -> FANet:
-    model = FANet(backbone, **kwargs)
-    classes = CITYSCAPES_CLASSES if model.num_classes == 19 else None
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        architecture=name, classes=classes, published=dict(published)
-    )
-    return model
+default_cfgs = {
+    "fanet18": _cfg(cityscapes_test_miou=74.4),
+    "fanet34": _cfg(cityscapes_test_miou=75.5),
+    "fanet50": _cfg(),
+    "fanet101": _cfg(),
+    "fanet56": _cfg(),
+    "fanet134": _cfg(),
+}
 
 
 @register_model
 def fanet18(**kwargs: Any) -> FANet:
     """FANet-18: ResNet-18, stride-2 first stage (paper: 74.4 Cityscapes test mIoU)."""
-    return _fanet("fanet18", "resnet18", kwargs, cityscapes_test_miou=74.4)
+    return build_model(FANet, "fanet18", dict(backbone="resnet18"), **kwargs)
 
 
 @register_model
 def fanet34(**kwargs: Any) -> FANet:
     """FANet-34: ResNet-34, stride-2 first stage (paper: 75.5 Cityscapes test mIoU)."""
-    return _fanet("fanet34", "resnet34", kwargs, cityscapes_test_miou=75.5)
+    return build_model(FANet, "fanet34", dict(backbone="resnet34"), **kwargs)
 
 
 @register_model
 def fanet50(**kwargs: Any) -> FANet:
     """FANet on ResNet-50 (bottleneck), stride-2 first stage (FFNet paper, Table 3)."""
-    return _fanet("fanet50", "resnet50", kwargs)
+    return build_model(FANet, "fanet50", dict(backbone="resnet50"), **kwargs)
 
 
 @register_model
 def fanet101(**kwargs: Any) -> FANet:
     """FANet on ResNet-101 (bottleneck), stride-2 first stage (FFNet paper, Table 3)."""
-    return _fanet("fanet101", "resnet101", kwargs)
+    return build_model(FANet, "fanet101", dict(backbone="resnet101"), **kwargs)
 
 
 @register_model
 def fanet56(**kwargs: Any) -> FANet:
     """FANet on FFNet's basic-block ResNet-56, stride-2 first stage (FFNet paper, Table 3)."""
-    return _fanet("fanet56", "resnet56", kwargs)
+    return build_model(FANet, "fanet56", dict(backbone="resnet56"), **kwargs)
 
 
 @register_model
 def fanet134(**kwargs: Any) -> FANet:
     """FANet on FFNet's basic-block ResNet-134, stride-2 first stage (FFNet paper, Table 3)."""
-    return _fanet("fanet134", "resnet134", kwargs)
+    return build_model(FANet, "fanet134", dict(backbone="resnet134"), **kwargs)

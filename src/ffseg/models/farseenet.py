@@ -12,7 +12,9 @@ low-level (1/16) features. The cascaded factorized ASPP (CF-ASPP) back-end:
    (512 ch.), and a final sub-pixel convolution (x4) that outputs class scores at 1/4
    (``output_stride=4``).
 
-Parameters: 16.75 M (reference 16.75 M).
+The paper builds on ResNet-18 and notes that CF-ASPP "can be plugged into any feature extraction
+CNN"; ``create_model("farseenet", backbone=...)`` takes any torchvision ResNet
+(:data:`BACKBONES`). Parameters: 16.75 M with ResNet-18 (reference 16.75 M).
 """
 
 from __future__ import annotations
@@ -23,21 +25,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import ConvBNAct
-from ffseg.layers.init import kaiming_init_
+from ffseg.layers import ConvBNAct, kaiming_init_
 from ffseg.layers.lightweight import DWConvBNAct
-from ffseg.models._base import PretrainedCfg, SegOutput
+from ffseg.models._base import SegModel
+from ffseg.models._builder import attach_cfg, build_model
 from ffseg.models._registry import register_model
-from ffseg.models.resnet import ResNetEncoder, build_backbone
+from ffseg.models._zoo import zoo_cfg
+from ffseg.models.resnet import build_backbone
 
-__all__ = ["FactorizedASPP", "FarSeeNet", "SubPixelUp"]
+__all__ = ["BACKBONES", "FactorizedASPP", "FarSeeNet", "SubPixelUp"]
 
 PAPER = (
     "Zhang et al., FarSee-Net: Real-Time Semantic Segmentation by Efficient Multi-scale Context "
     "Aggregation and Feature Space Super-resolution, ICRA 2020"
 )
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
+
+#: Front-ends: the paper's ResNet-18 and the other torchvision ResNets.
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 
 
 class FactorizedASPP(nn.Module):
@@ -58,18 +62,22 @@ class FactorizedASPP(nn.Module):
 
 
 class SubPixelUp(nn.Sequential):
-    """Sub-pixel convolution: 1x1 conv to ``cout * scale^2`` channels, then pixel shuffle."""
+    """Sub-pixel convolution: 1x1 conv to ``cout * scale^2`` channels, then pixel shuffle.
+
+    ``in_channels`` / ``out_channels`` / ``scale`` describe the whole unit (``cout`` outputs).
+    """
 
     def __init__(self, cin: int, cout: int, scale: int) -> None:
         super().__init__(
             nn.Conv2d(cin, cout * scale * scale, 1, bias=False), nn.PixelShuffle(scale)
         )
+        self.in_channels, self.out_channels, self.scale = cin, cout, scale
 
 
-class FarSeeNet(nn.Module):
+class FarSeeNet(SegModel):
     """FarSee-Net on a ResNet front-end (see the module docstring)."""
 
-    encoder_prefix = "encoder."
+    classifier_path = "classifier"  # a SubPixelUp: the conv + pixel shuffle to class scores
 
     def __init__(
         self,
@@ -78,11 +86,8 @@ class FarSeeNet(nn.Module):
         channels: int = 256,
         low_channels: int = 48,
     ) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
-        self.encoder = build_backbone(backbone)
+        super().__init__(num_classes)
+        self.encoder = build_backbone(backbone, family="farseenet", choices=BACKBONES)
         c16, c32 = self.encoder.out_channels[2:]
         self.aspp_high = FactorizedASPP(c32, channels, (6, 12, 18))
         self.sr_high = SubPixelUp(self.aspp_high.out_channels, 2 * channels, 2)
@@ -93,16 +98,6 @@ class FarSeeNet(nn.Module):
             ConvBNAct(2 * channels, 2 * channels, 3),
         )
         self.classifier = SubPixelUp(2 * channels, num_classes, 4)
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="farseenet",
-            num_classes=num_classes,
-            output_stride=4,
-            classifier="classifier.0",
-            paper=PAPER,
-            license=LICENSE,
-            family="farseenet",
-            min_input_size=(64, 64),
-        )
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,20 +106,21 @@ class FarSeeNet(nn.Module):
         y = torch.cat([self.sr_high(self.aspp_high(f32)), self.low(f16)], dim=1)
         return self.classifier(self.fuse(self.aspp_low(y)))
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Training outputs: FarSee-Net has no auxiliary heads."""
-        return SegOutput(self(x))
+    def reset_classifier(self, num_classes: int) -> None:
+        """A fresh sub-pixel classifier (its conv predicts ``num_classes`` x scale^2 values)."""
+        old = self.classifier
+        ref = old[0].weight
+        new = SubPixelUp(old.in_channels, num_classes, old.scale)
+        self.classifier = new.to(ref.device, ref.dtype)
+        self.num_classes = num_classes
+        if hasattr(self, "pretrained_cfg"):
+            attach_cfg(self, self.pretrained_cfg)
 
-    def feature_encoder(self) -> ResNetEncoder:
-        """The ResNet front-end (shares this model's weights) for ``features_only``."""
-        return self.encoder
+
+default_cfgs = {"farseenet": zoo_cfg(family="farseenet", paper=PAPER, output_stride=4)}
 
 
 @register_model
 def farseenet(**kwargs: Any) -> FarSeeNet:
-    """FarSee-Net with a ResNet-18 front-end."""
-    model = FarSeeNet("resnet18", **kwargs)
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-    )
-    return model
+    """FarSee-Net with a ResNet-18 front-end; ``backbone=`` one of BACKBONES."""
+    return build_model(FarSeeNet, "farseenet", dict(backbone="resnet18"), **kwargs)

@@ -9,7 +9,8 @@ conv at stride 8, then the paper's fixed bilinear x8 upsampling (``output_stride
 Training adds seg heads after learning-to-downsample and the global feature extractor with
 weight 0.4, as in the paper.
 
-Pooling to fixed bins makes ONNX export static-shape only.
+Pooling to fixed bins (:class:`~ffseg.layers.pyramid.PyramidPooling`) makes ONNX export
+static-shape only (``FastSCNN.supports_dynamic_shapes`` is False).
 
 Parameters (19 classes, inference graph without the aux heads): 1.138 M, the paper's exact
 variant (paper 1.11 M, +2.5 %); the reference re-implementation (1.02 M) has 2 instead of 3
@@ -18,65 +19,33 @@ variant (paper 1.11 M, +2.5 %); the reference re-implementation (1.02 M) has 2 i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.fusion import SegHead
-from ffseg.layers.init import kaiming_init_
 from ffseg.layers.lightweight import DSConvBNAct, DWConvBNAct, InvertedResidual
-from ffseg.layers.resample import resize_to
-from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.layers.pyramid import PyramidPooling
+from ffseg.models._base import AuxOutput, FeatureInfo, SegModel, SegOutput
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 
-__all__ = ["FastSCNN", "FastSCNNEncoder", "PyramidPooling"]
+__all__ = ["FastSCNN", "FastSCNNEncoder"]
 
-FASTSCNN_PAPER = "Poudel et al., Fast-SCNN: Fast Semantic Segmentation Network, BMVC 2019"
-
-
-class PyramidPooling(nn.Module):
-    """PSPNet-style pooling: bins -> 1x1 conv-BN-ReLU (C/4) -> upsample, concat, 1x1 fuse."""
-
-    def __init__(self, cin: int, cout: int, bins: Sequence[int] = (1, 2, 3, 6)) -> None:
-        super().__init__()
-        mid = cin // len(bins)
-        self.branches = nn.ModuleList(
-            nn.Sequential(nn.AdaptiveAvgPool2d(b), ConvBNAct(cin, mid, 1)) for b in bins
-        )
-        self.out = ConvBNAct(cin + mid * len(bins), cout, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = x.shape[-2:]
-        pooled = [resize_to(branch(x), size, "bilinear_half") for branch in self.branches]
-        return self.out(torch.cat([x, *pooled], dim=1))
+PAPER = "Poudel et al., Fast-SCNN: Fast Semantic Segmentation Network, BMVC 2019"
 
 
 class FastSCNNEncoder(nn.Module):
-    """Learning to downsample + global feature extractor (``features_only``): strides 8, 32.
+    """Learning to downsample + global feature extractor: features at strides 8 and 32.
 
-    It shares the full model's modules and key names.
+    The bottlenecks are inverted residuals with expansion 6 and the pyramid pooling module pools
+    to bins 1, 2, 3, 6. Also the ``features_only`` net.
     """
 
-    def __init__(self, model: FastSCNN) -> None:
-        super().__init__()
-        self.downsample = model.downsample
-        self.bottlenecks = model.bottlenecks
-        self.ppm = model.ppm
-        self.feature_info = list(model.feature_info)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        high = self.downsample(x)
-        return [high, self.ppm(self.bottlenecks(high))]
-
-
-class FastSCNN(nn.Module):
-    """Fast-SCNN with its two training-time auxiliary heads."""
-
-    def __init__(self, num_classes: int = 19, dropout: float = 0.1) -> None:
+    def __init__(self) -> None:
         super().__init__()
         self.downsample = nn.Sequential(
             ConvBNAct(3, 32, 3, 2), DSConvBNAct(32, 48, 3, 2), DSConvBNAct(48, 64, 3, 2)
@@ -88,7 +57,23 @@ class FastSCNN(nn.Module):
                 blocks.append(InvertedResidual(cin, cout, stride if i == 0 else 1, 6, act=nn.ReLU))
                 cin = cout
         self.bottlenecks = nn.Sequential(*blocks)
-        self.ppm = PyramidPooling(128, 128)
+        self.ppm = PyramidPooling(128, 128, resize_mode="bilinear_half")
+        self.feature_info = [FeatureInfo(64, 8, "downsample"), FeatureInfo(128, 32, "ppm")]
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        high = self.downsample(x)
+        return [high, self.ppm(self.bottlenecks(high))]
+
+
+class FastSCNN(SegModel):
+    """Fast-SCNN with its two training-time auxiliary heads."""
+
+    classifier_path = "cls"
+    supports_dynamic_shapes = False
+
+    def __init__(self, num_classes: int = 19, dropout: float = 0.1) -> None:
+        super().__init__(num_classes)
+        self.encoder = FastSCNNEncoder()
         self.fuse_high = ConvBNAct(64, 128, 1, act=None)
         self.fuse_low = nn.Sequential(
             DWConvBNAct(128, 128, 3, dilation=4), ConvBNAct(128, 128, 1, act=None)
@@ -100,13 +85,10 @@ class FastSCNN(nn.Module):
         self.aux_heads = nn.ModuleDict(
             {"aux_ltd": SegHead(64, 32, num_classes), "aux_gfe": SegHead(128, 32, num_classes)}
         )
-        self.feature_info = [FeatureInfo(64, 8, "downsample"), FeatureInfo(128, 32, "ppm")]
-        self.num_classes = num_classes
         kaiming_init_(self)
 
     def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        high = self.downsample(x)
-        low = self.ppm(self.bottlenecks(high))
+        high, low = self.encoder(x)
         up = self.fuse_low(resize_to(low, high.shape[-2:], "bilinear_half"))
         fused = self.fuse_act(self.fuse_high(high) + up)
         return self.cls(self.drop(self.classifier(fused))), high, low
@@ -124,27 +106,19 @@ class FastSCNN(nn.Module):
         ]
         return SegOutput(logits, aux)
 
-    def feature_encoder(self) -> FastSCNNEncoder:
-        """The encoder (shared modules) for ``features_only``."""
-        return FastSCNNEncoder(self)
+
+default_cfgs = {
+    "fastscnn": zoo_cfg(
+        family="fastscnn",
+        paper=PAPER,
+        output_stride=8,
+        min_input_size=(128, 128),
+        published={"cityscapes_val_miou": 68.6, "cityscapes_test_miou": 68.0},
+    )
+}
 
 
 @register_model
 def fastscnn(**kwargs: Any) -> FastSCNN:
     """Fast-SCNN (paper: 68.6 val mIoU, 68.0 test, from scratch at 1024x2048)."""
-    model = FastSCNN(**kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture="fastscnn",
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=8,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_val_miou": 68.6, "cityscapes_test_miou": 68.0},
-        license="ffseg implementation (Apache-2.0), written from the paper; no official weights.",
-        paper=FASTSCNN_PAPER,
-        family="fastscnn",
-        classifier="cls",
-        onnx_dynamic_shapes=False,
-        min_input_size=(128, 128),
-    )
-    return model
+    return build_model(FastSCNN, "fastscnn", **kwargs)

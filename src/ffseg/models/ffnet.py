@@ -1,64 +1,252 @@
-"""Every FFNet of the official release, registered under lowercase names.
+"""Every FFNet of the official release: names that say the architecture, and one table.
 
-Names read ``ffnet<depth><family>_<d?><stem><up-head><head>[_mobile][_pre_down]``; the official
-names (``segmentation_ffnet40S_BBB_mobile_pre_down``, ``classification_ffnet54S_BBX_mobile``,
-the ``..._train`` examples) are aliases. Each variant only states its hyper-parameters; the
-architecture is :class:`~ffseg.models.ffnet_arch.FFNet`.
+An FFNet name is its architecture (:func:`parse_ffnet_name`)::
 
-Published numbers (``pretrained_cfg.published``) are the official README's: Cityscapes val mIoU
-and, for the GPU families, the authors' GPU latency at 1024x2048 in ms. They are the authors'
-measurements, not ffseg's.
+    ffnet<depth><family>_<d?><stem><up-head><head>[_mobile][_pre_down]
+
+``depth`` + ``family`` (none, ``s`` slim, ``n`` narrow, ``ns``) name the ResNet backbone
+(``ffnet40s`` -> ``resnet40s``); ``d`` strides the first stage (output stride 8); the three
+letters pick the stem (fixed by the family), the up-head ``A``/``B``/``C`` and the head
+``A``/``B``/``C`` (segmentation) or ``X`` (ImageNet classification); ``_mobile`` upsamples with
+nearest instead of bilinear; ``_pre_down`` smooths and subsamples the input by 2 first. The
+official spellings (``segmentation_ffnet40S_BBB_mobile_pre_down``,
+``classification_ffnet54S_BBX_mobile``, seven ``..._train`` examples) are aliases.
+
+:data:`RELEASE` is the only per-variant data: which names were released and the numbers their
+authors published (Cityscapes val mIoU and, for the GPU models, the authors' GPU latency at
+1024x2048 in ms; their measurements, not ffseg's). ``default_cfgs`` and the registered variants
+are generated from it; the architecture is :class:`~ffseg.models.ffnet_arch.FFNet`.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
-from ffseg.classes import CITYSCAPES_CLASSES, imagenet_classes
+from ffseg.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, imagenet_classes
+from ffseg.models._base import PretrainedCfg
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models.ffnet_arch import FFNet, FFNetEncoder, FFNetUpHead
+from ffseg.models.ffnet_arch import (
+    FFNET_LICENSE,
+    FFNET_PAPER,
+    FFNet,
+    FFNetEncoder,
+    FFNetUpHead,
+)
 from ffseg.models.resnet import BACKBONES
 
-__all__ = ["FFNET_LICENSE", "FFNet", "FFNetEncoder", "FFNetUpHead"]
+__all__ = [
+    "FFNET_LICENSE",
+    "FFNET_PAPER",
+    "RELEASE",
+    "TRAIN_ALIASES",
+    "FFNet",
+    "FFNetEncoder",
+    "FFNetSpec",
+    "FFNetUpHead",
+    "default_cfgs",
+    "ffnet_cfg",
+    "parse_ffnet_name",
+]
 
-FFNET_LICENSE = (
-    "ffseg's FFNet code is an independent implementation (Apache-2.0). The official FFNet "
-    "weights are distributed under the official release's own restrictive license and an "
-    "export-control notice: read it before using them, especially commercially."
+_FAMILIES = {"": "", "s": "S", "n": "N", "ns": "NS"}  # lowercase -> official spelling
+_SUFFIXES = {  # -> (mobile, pre_downsample)
+    "": (False, False),
+    "_mobile": (True, False),
+    "_pre_down": (False, True),
+    "_mobile_pre_down": (True, True),
+}
+_GRAMMAR = (
+    "FFNet names read ffnet<depth><S|N|NS?>_<d?><stem><up-head><head>[_mobile][_pre_down], "
+    "e.g. ffnet40s_bbb_mobile or ffnet18_daac"
 )
-FFNET_PAPER = (
-    "Mehta et al., Simple and Efficient Architectures for Semantic Segmentation (FFNet), "
-    "CVPR Workshops 2022"
-)
 
 
-def _ffnet(
-    name: str,
-    backbone: str,
-    letters: str,
-    *,
-    input_hw: tuple[int, int],
-    weight_file: str | None = None,
-    published: dict[str, float] | None = None,
-    num_classes: int | None = None,
-    **kwargs: Any,
-) -> FFNet:
-    """Build a registered FFNet variant; ``letters`` = stem, up-head and head letters."""
-    stem, up_head, head = letters
-    if BACKBONES[backbone].stem != stem:
-        raise ValueError(f"{name}: backbone {backbone} has stem {BACKBONES[backbone].stem}")
-    classification = head == "X"
-    default_classes = 1000 if classification else 19
-    n = default_classes if num_classes is None else num_classes
-    model = FFNet(backbone, up_head, head, num_classes=n, **kwargs)
-    classes = None
-    if n == default_classes:
-        classes = imagenet_classes() if classification else CITYSCAPES_CLASSES
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        architecture=name,
-        input_size=(3, *input_hw),
+@dataclass(frozen=True)
+class FFNetSpec:
+    """The architecture an FFNet name stands for (see :func:`parse_ffnet_name`)."""
+
+    depth: int
+    family: str  # "", "s" (slim), "n" (narrow) or "ns"
+    strided: bool  # "d": strided first stage
+    stem: str
+    up_head: str
+    head: str  # A/B/C segmentation head, or X (classification)
+    mobile: bool = False
+    pre_downsample: bool = False
+
+    @property
+    def backbone(self) -> str:
+        """The encoder's name in :data:`~ffseg.models.resnet.BACKBONES`."""
+        return f"resnet{self.depth}{self.family}"
+
+    @property
+    def task(self) -> str:
+        return "classification" if self.head == "X" else "segmentation"
+
+    @property
+    def _suffix(self) -> str:
+        return "_mobile" * self.mobile + "_pre_down" * self.pre_downsample
+
+    @property
+    def name(self) -> str:
+        """The canonical (registry) name, e.g. ``"ffnet40s_dbbb_mobile"``."""
+        letters = f"{'d' * self.strided}{self.stem}{self.up_head}{self.head}".lower()
+        return f"ffnet{self.depth}{self.family}_{letters}{self._suffix}"
+
+    @property
+    def official_name(self) -> str:
+        """The official release's spelling, e.g. ``"segmentation_ffnet40S_dBBB_mobile"``."""
+        return f"{self.task}_{self._short_official}{self._suffix}"
+
+    @property
+    def _short_official(self) -> str:
+        letters = f"{'d' * self.strided}{self.stem}{self.up_head}{self.head}"
+        return f"ffnet{self.depth}{_FAMILIES[self.family]}_{letters}"
+
+    @property
+    def official_weight_file(self) -> str:
+        """The file name the official release gives this model's weights (if it released them).
+
+        Mobile twins share a file; GPU models of the slim family carry ``_gpu`` to tell them
+        apart from the mobile ones with the same letters.
+        """
+        folder = f"ffnet{self.depth}{_FAMILIES[self.family]}"
+        gpu = "_gpu" if self.family == "s" and not self.mobile else ""
+        dataset = "imagenet" if self.head == "X" else "cityscapes"
+        return f"{folder}/{self._short_official}{gpu}_{dataset}_state_dict_quarts.pth"
+
+    @property
+    def num_classes(self) -> int:
+        return 1000 if self.head == "X" else 19
+
+    @property
+    def output_stride(self) -> int | None:
+        if self.head == "X":
+            return None
+        return 4 * (2 if self.strided else 1) * (2 if self.pre_downsample else 1)
+
+    @property
+    def input_size(self) -> tuple[int, int, int]:
+        """Native input: 224x224 (ImageNet); 512x1024 for mobile models that do not reduce
+        the input themselves (no ``d``, no ``_pre_down``); else Cityscapes' 1024x2048."""
+        if self.head == "X":
+            return (3, 224, 224)
+        if self.mobile and not (self.strided or self.pre_downsample):
+            return (3, 512, 1024)
+        return (3, 1024, 2048)
+
+    @property
+    def dropout_rate(self) -> float | None:
+        """The official classifiers of the 3-stage (stem C) nets use dropout 0.2."""
+        return 0.2 if self.head == "X" and self.stem == "C" else None
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :class:`~ffseg.models.ffnet_arch.FFNet` for this architecture."""
+        kwargs: dict[str, Any] = dict(
+            backbone=self.backbone,
+            up_head=self.up_head,
+            seg_head=self.head,
+            mobile=self.mobile,
+            first_stage_stride=2 if self.strided else 1,
+            pre_downsample=self.pre_downsample,
+            num_classes=self.num_classes,
+        )
+        if self.dropout_rate is not None:
+            kwargs["dropout_rate"] = self.dropout_rate
+        return kwargs
+
+    def describe(self) -> str:
+        """One line, e.g. ``"Cityscapes segmentation (nearest upsampling, strided first stage)"``."""
+        what = "ImageNet classifier" if self.head == "X" else "Cityscapes segmentation"
+        notes = [
+            note
+            for note, on in (
+                ("nearest upsampling", self.mobile),
+                ("strided first stage", self.strided),
+                ("Gaussian pre-downsampling", self.pre_downsample),
+            )
+            if on
+        ]
+        return f"{what} ({', '.join(notes)})" if notes else what
+
+
+def _invalid(name: str, detail: str) -> ValueError:
+    return ValueError(f"invalid FFNet name {name!r}: {detail}. {_GRAMMAR}.")
+
+
+def parse_ffnet_name(name: str) -> FFNetSpec:
+    """The architecture of an FFNet name (canonical or official spelling, any case).
+
+    Accepts an optional ``segmentation_`` / ``classification_`` prefix (which must agree with
+    the head letter) and ``_train`` suffix. Raises ``ValueError`` naming the invalid part.
+    """
+    key = name.lower()
+    task = next((t for t in ("segmentation", "classification") if key.startswith(t + "_")), "")
+    key = key[len(task) + 1 :] if task else key
+    key = key.removesuffix("_train")
+    if not key.startswith("ffnet"):
+        raise _invalid(name, "it must start with 'ffnet' (after an optional task prefix)")
+    net, _, rest = key[5:].partition("_")
+    match = re.fullmatch(r"(\d+)([a-z]*)", net)
+    if match is None:
+        raise _invalid(name, f"{net!r} must be a depth and a family, e.g. '40s', '122ns', '150'")
+    depth, family = int(match[1]), match[2]
+    if family not in _FAMILIES:
+        raise _invalid(name, f"family {family!r} in {net!r} must be none, 's', 'n' or 'ns'")
+    backbone = f"resnet{depth}{family}"
+    if backbone not in BACKBONES:
+        depths = [
+            b[6:].removesuffix(family) for b in BACKBONES if re.fullmatch(rf"resnet\d+{family}", b)
+        ]
+        raise _invalid(
+            name,
+            f"no backbone {backbone} (depth {depth}); family "
+            f"{_FAMILIES[family] or 'ResNet'} has depths {', '.join(depths)}",
+        )
+    letters, sep, suffix = rest.partition("_")
+    strided = len(letters) == 4 and letters.startswith("d")
+    abc = letters[1:] if strided else letters
+    if len(abc) != 3:
+        raise _invalid(
+            name, f"{letters!r} must be an optional 'd' and three letters (stem, up-head, head)"
+        )
+    stem, up_head, head = abc.upper()
+    expected = BACKBONES[backbone].stem
+    if stem != expected:
+        raise _invalid(name, f"stem letter {stem} in {letters!r}: {backbone} has stem {expected}")
+    if up_head not in "ABC":
+        raise _invalid(name, f"up-head letter {up_head} in {letters!r} must be A, B or C")
+    if head not in "ABCX":
+        raise _invalid(name, f"head letter {head} in {letters!r} must be A, B, C or X")
+    if strided and stem == "C":
+        raise _invalid(
+            name, f"'d' in {letters!r}: 3-stage (N/NS) backbones have no strided first stage"
+        )
+    flags = _SUFFIXES.get(sep + suffix)
+    if flags is None:
+        raise _invalid(name, f"suffix {sep + suffix!r} must be [_mobile][_pre_down]")
+    if task and task != ("classification" if head == "X" else "segmentation"):
+        raise _invalid(name, f"prefix {task}_ does not match head letter {head}")
+    return FFNetSpec(depth, family, strided, stem, up_head, head, *flags)
+
+
+def ffnet_cfg(
+    spec: FFNetSpec, published: dict[str, float] | None = None, weight_file: str | None = None
+) -> PretrainedCfg:
+    """The default cfg of the FFNet ``spec`` (published numbers and weights: released ones)."""
+    classification = spec.head == "X"
+    return PretrainedCfg(
+        architecture=spec.name,
+        task=spec.task,
+        num_classes=spec.num_classes,
+        input_size=spec.input_size,
+        output_stride=spec.output_stride,
         dataset="imagenet" if classification else "cityscapes",
-        classes=classes,
+        classes=imagenet_classes() if classification else CITYSCAPES_CLASSES,
+        palette=None if classification else CITYSCAPES_PALETTE,
         published=dict(published or {}),
         weight_file=weight_file,
         license=FFNET_LICENSE,
@@ -66,1295 +254,149 @@ def _ffnet(
         family="ffnet",
         min_input_size=(64, 64),
     )
-    return model
 
 
-@register_model(aliases=("segmentation_ffnet86S_dBBB_mobile",))
-def ffnet86s_dbbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 86S_dBBB_mobile: Cityscapes segmentation (nearest upsampling, strided first stage)."""
-    return _ffnet(
-        "ffnet86s_dbbb_mobile",
-        "resnet86s",
-        "BBB",
-        mobile=True,
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet86S/ffnet86S_dBBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.5),
-        **kwargs,
-    )
+def _miou(miou: float) -> dict[str, float]:
+    return {"cityscapes_val_miou": miou}
 
 
-@register_model(aliases=("segmentation_ffnet78S_dBBB_mobile",))
-def ffnet78s_dbbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 78S_dBBB_mobile: Cityscapes segmentation (nearest upsampling, strided first stage)."""
-    return _ffnet(
-        "ffnet78s_dbbb_mobile",
-        "resnet78s",
-        "BBB",
-        mobile=True,
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet78S/ffnet78S_dBBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.3),
-        **kwargs,
-    )
+def _gpu(miou: float, fp32_ms: int, fp16_ms: int) -> dict[str, float]:
+    return {"cityscapes_val_miou": miou, "gpu_fp32_ms": fp32_ms, "gpu_fp16_ms": fp16_ms}
 
 
-@register_model(aliases=("segmentation_ffnet54S_dBBB_mobile",))
-def ffnet54s_dbbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 54S_dBBB_mobile: Cityscapes segmentation (nearest upsampling, strided first stage)."""
-    return _ffnet(
-        "ffnet54s_dbbb_mobile",
-        "resnet54s",
-        "BBB",
-        mobile=True,
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet54S/ffnet54S_dBBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.8),
-        **kwargs,
-    )
+#: The official release in its README's order: official name (the task prefix follows from the
+#: head letter) -> the numbers its authors published.
+RELEASE: dict[str, dict[str, float]] = {
+    # mobile models (nearest upsampling); a _pre_down model and its plain twin share weights
+    "ffnet86S_dBBB_mobile": _miou(81.5),
+    "ffnet78S_dBBB_mobile": _miou(81.3),
+    "ffnet54S_dBBB_mobile": _miou(80.8),
+    "ffnet40S_dBBB_mobile": _miou(79.2),
+    "ffnet150S_BBB_mobile_pre_down": _miou(81.6),
+    "ffnet86S_BBB_mobile_pre_down": _miou(80.9),
+    "ffnet78S_BBB_mobile_pre_down": _miou(80.5),
+    "ffnet54S_BBB_mobile_pre_down": _miou(80.2),
+    "ffnet40S_BBB_mobile_pre_down": _miou(79.7),
+    "ffnet150S_BCC_mobile_pre_down": _miou(81.0),
+    "ffnet86S_BCC_mobile_pre_down": _miou(81.0),
+    "ffnet78S_BCC_mobile_pre_down": _miou(80.6),
+    "ffnet54S_BCC_mobile_pre_down": _miou(79.9),
+    "ffnet40S_BCC_mobile_pre_down": _miou(78.4),
+    "ffnet150S_BBB_mobile": _miou(81.6),
+    "ffnet86S_BBB_mobile": _miou(80.9),
+    "ffnet78S_BBB_mobile": _miou(80.5),
+    "ffnet54S_BBB_mobile": _miou(80.2),
+    "ffnet40S_BBB_mobile": _miou(79.7),
+    "ffnet150S_BCC_mobile": _miou(81.0),
+    "ffnet86S_BCC_mobile": _miou(81.0),
+    "ffnet78S_BCC_mobile": _miou(80.6),
+    "ffnet54S_BCC_mobile": _miou(79.9),
+    "ffnet40S_BCC_mobile": _miou(78.4),
+    # ImageNet backbones of the mobile models (no published numbers)
+    "ffnet150S_BBX_mobile": {},
+    "ffnet86S_BBX_mobile": {},
+    "ffnet78S_BBX_mobile": {},
+    "ffnet54S_BBX_mobile": {},
+    "ffnet40S_BBX_mobile": {},
+    # narrow-and-slim (NS) mobile models
+    "ffnet122NS_CBB_mobile_pre_down": _miou(79.3),
+    "ffnet74NS_CBB_mobile_pre_down": _miou(78.3),
+    "ffnet46NS_CBB_mobile_pre_down": _miou(77.5),
+    "ffnet122NS_CCC_mobile_pre_down": _miou(79.2),
+    "ffnet74NS_CCC_mobile_pre_down": _miou(77.8),
+    "ffnet46NS_CCC_mobile_pre_down": _miou(76.7),
+    "ffnet122NS_CBB_mobile": _miou(79.3),
+    "ffnet74NS_CBB_mobile": _miou(78.3),
+    "ffnet46NS_CBB_mobile": _miou(77.5),
+    "ffnet122NS_CCC_mobile": _miou(79.2),
+    "ffnet74NS_CCC_mobile": _miou(77.8),
+    "ffnet46NS_CCC_mobile": _miou(76.7),
+    "ffnet122NS_CBX_mobile": {},
+    "ffnet74NS_CBX_mobile": {},
+    "ffnet46NS_CBX_mobile": {},
+    # GPU models: mIoU, GPU ms fp32, GPU ms fp16 (at 1024x2048)
+    "ffnet150_AAA": _gpu(84.4, 152, 81),
+    "ffnet134_AAA": _gpu(84.1, 135, 70),
+    "ffnet101_AAA": _gpu(82.1, 119, 59),
+    "ffnet86_AAA": _gpu(83.2, 105, 55),
+    "ffnet56_AAA": _gpu(82.5, 82, 42),
+    "ffnet50_AAA": _gpu(79.6, 88, 45),
+    "ffnet34_AAA": _gpu(81.4, 67, 34),
+    "ffnet150_ABB": _gpu(83.7, 125, 71),
+    "ffnet86_ABB": _gpu(83.5, 78, 45),
+    "ffnet56_ABB": _gpu(82.1, 56, 32),
+    "ffnet34_ABB": _gpu(80.3, 41, 25),
+    "ffnet150S_BBB": _gpu(84.1, 104, 66),
+    "ffnet86S_BBB": _gpu(82.6, 67, 43),
+    "ffnet122N_CBB": _gpu(83.7, 58, 44),
+    "ffnet74N_CBB": _gpu(83.0, 42, 32),
+    "ffnet46N_CBB": _gpu(81.9, 34, 27),
+    # ImageNet backbones of the GPU models
+    "ffnet122N_CBX": {},
+    "ffnet74N_CBX": {},
+    "ffnet46N_CBX": {},
+    # GPU-small models (strided first stage)
+    "ffnet150_dAAA": _gpu(82.3, 41, 37),
+    "ffnet134_dAAA": _gpu(82.0, 38, 35),
+    "ffnet101_dAAA": _gpu(80.4, 36, 29),
+    "ffnet86_dAAA": _gpu(81.4, 30, 28),
+    "ffnet56_dAAA": _gpu(80.7, 25, 22),
+    "ffnet50_dAAA": _gpu(79.4, 27, 20),
+    "ffnet34_dAAA": _gpu(79.1, 21, 18),
+    "ffnet18_dAAA": _gpu(76.5, 19, 14),
+    "ffnet150_dAAC": _gpu(81.9, 37, 33),
+    "ffnet86_dAAC": _gpu(81.1, 26, 26),
+    "ffnet34_dAAC": _gpu(79.1, 17, 16),
+    "ffnet18_dAAC": _gpu(76.4, 15, 12),
+    "ffnet150_AAX": {},
+    "ffnet134_AAX": {},
+    "ffnet101_AAX": {},
+    "ffnet86_AAX": {},
+    "ffnet56_AAX": {},
+    "ffnet50_AAX": {},
+    "ffnet34_AAX": {},
+    "ffnet18_AAX": {},
+    "ffnet150S_dBBB": _gpu(81.0, 31, 34),
+    "ffnet86S_dBBB": _gpu(81.1, 23, 26),
+    "ffnet150S_BBX": {},
+    "ffnet86S_BBX": {},
+}
 
-
-@register_model(aliases=("segmentation_ffnet40S_dBBB_mobile",))
-def ffnet40s_dbbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 40S_dBBB_mobile: Cityscapes segmentation (nearest upsampling, strided first stage)."""
-    return _ffnet(
-        "ffnet40s_dbbb_mobile",
-        "resnet40s",
-        "BBB",
-        mobile=True,
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet40S/ffnet40S_dBBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.2),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150S_BBB_mobile_pre_down",))
-def ffnet150s_bbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 150S_BBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet150s_bbb_mobile_pre_down",
-        "resnet150s",
-        "BBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet150S/ffnet150S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.6),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86S_BBB_mobile_pre_down",))
-def ffnet86s_bbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 86S_BBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet86s_bbb_mobile_pre_down",
-        "resnet86s",
-        "BBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet86S/ffnet86S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.9),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet78S_BBB_mobile_pre_down",))
-def ffnet78s_bbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 78S_BBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet78s_bbb_mobile_pre_down",
-        "resnet78s",
-        "BBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet78S/ffnet78S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.5),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet54S_BBB_mobile_pre_down",))
-def ffnet54s_bbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 54S_BBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet54s_bbb_mobile_pre_down",
-        "resnet54s",
-        "BBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet54S/ffnet54S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.2),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet40S_BBB_mobile_pre_down",))
-def ffnet40s_bbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 40S_BBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet40s_bbb_mobile_pre_down",
-        "resnet40s",
-        "BBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet40S/ffnet40S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.7),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150S_BCC_mobile_pre_down",))
-def ffnet150s_bcc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 150S_BCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet150s_bcc_mobile_pre_down",
-        "resnet150s",
-        "BCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet150S/ffnet150S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.0),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86S_BCC_mobile_pre_down",))
-def ffnet86s_bcc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 86S_BCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet86s_bcc_mobile_pre_down",
-        "resnet86s",
-        "BCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet86S/ffnet86S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.0),
-        **kwargs,
-    )
-
-
-@register_model(
-    aliases=(
-        "segmentation_ffnet78S_BCC_mobile_pre_down",
-        "segmentation_ffnet78S_BCC_mobile_pre_down_train",
-    )
+#: Official ``..._train`` names: the same architecture; only the official recipe loading the
+#: weights differs (an ImageNet backbone, non-strict), so they are aliases of their twin.
+TRAIN_ALIASES = frozenset(
+    {
+        "ffnet78S_BCC_mobile_pre_down",
+        "ffnet122NS_CBB_mobile_pre_down",
+        "ffnet150_AAA",
+        "ffnet86S_BBB",
+        "ffnet122N_CBB",
+        "ffnet150_dAAC",
+        "ffnet86S_dBBB",
+    }
 )
-def ffnet78s_bcc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 78S_BCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet78s_bcc_mobile_pre_down",
-        "resnet78s",
-        "BCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet78S/ffnet78S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.6),
-        **kwargs,
-    )
 
+_SPECS = {official: parse_ffnet_name(official) for official in RELEASE}
+default_cfgs = {
+    spec.name: ffnet_cfg(spec, RELEASE[official], spec.official_weight_file)
+    for official, spec in _SPECS.items()
+}
 
-@register_model(aliases=("segmentation_ffnet54S_BCC_mobile_pre_down",))
-def ffnet54s_bcc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 54S_BCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet54s_bcc_mobile_pre_down",
-        "resnet54s",
-        "BCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet54S/ffnet54S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.9),
-        **kwargs,
-    )
 
+def _create_ffnet(variant: str, **kwargs: Any) -> FFNet:
+    return build_model(FFNet, variant, **{**parse_ffnet_name(variant).model_kwargs(), **kwargs})
 
-@register_model(aliases=("segmentation_ffnet40S_BCC_mobile_pre_down",))
-def ffnet40s_bcc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 40S_BCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet40s_bcc_mobile_pre_down",
-        "resnet40s",
-        "BCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet40S/ffnet40S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=78.4),
-        **kwargs,
-    )
 
+def _register(official: str, spec: FFNetSpec) -> None:
+    def variant(**kwargs: Any) -> FFNet:
+        return _create_ffnet(spec.name, **kwargs)
 
-@register_model(aliases=("segmentation_ffnet150S_BBB_mobile",))
-def ffnet150s_bbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 150S_BBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet150s_bbb_mobile",
-        "resnet150s",
-        "BBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet150S/ffnet150S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.6),
-        **kwargs,
-    )
+    variant.__name__ = variant.__qualname__ = spec.name
+    variant.__doc__ = f"FFNet {official.removeprefix('ffnet')}: {spec.describe()}."
+    aliases = [spec.official_name] + [f"{spec.official_name}_train"] * (official in TRAIN_ALIASES)
+    globals()[spec.name] = register_model(variant, aliases=aliases)
 
 
-@register_model(aliases=("segmentation_ffnet86S_BBB_mobile",))
-def ffnet86s_bbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 86S_BBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet86s_bbb_mobile",
-        "resnet86s",
-        "BBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet86S/ffnet86S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.9),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet78S_BBB_mobile",))
-def ffnet78s_bbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 78S_BBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet78s_bbb_mobile",
-        "resnet78s",
-        "BBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet78S/ffnet78S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.5),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet54S_BBB_mobile",))
-def ffnet54s_bbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 54S_BBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet54s_bbb_mobile",
-        "resnet54s",
-        "BBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet54S/ffnet54S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.2),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet40S_BBB_mobile",))
-def ffnet40s_bbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 40S_BBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet40s_bbb_mobile",
-        "resnet40s",
-        "BBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet40S/ffnet40S_BBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.7),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150S_BCC_mobile",))
-def ffnet150s_bcc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 150S_BCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet150s_bcc_mobile",
-        "resnet150s",
-        "BCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet150S/ffnet150S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.0),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86S_BCC_mobile",))
-def ffnet86s_bcc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 86S_BCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet86s_bcc_mobile",
-        "resnet86s",
-        "BCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet86S/ffnet86S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.0),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet78S_BCC_mobile",))
-def ffnet78s_bcc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 78S_BCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet78s_bcc_mobile",
-        "resnet78s",
-        "BCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet78S/ffnet78S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.6),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet54S_BCC_mobile",))
-def ffnet54s_bcc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 54S_BCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet54s_bcc_mobile",
-        "resnet54s",
-        "BCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet54S/ffnet54S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.9),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet40S_BCC_mobile",))
-def ffnet40s_bcc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 40S_BCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet40s_bcc_mobile",
-        "resnet40s",
-        "BCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet40S/ffnet40S_BCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=78.4),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet150S_BBX_mobile",))
-def ffnet150s_bbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 150S_BBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet150s_bbx_mobile",
-        "resnet150s",
-        "BBX",
-        mobile=True,
-        input_hw=(224, 224),
-        weight_file="ffnet150S/ffnet150S_BBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet86S_BBX_mobile",))
-def ffnet86s_bbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 86S_BBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet86s_bbx_mobile",
-        "resnet86s",
-        "BBX",
-        mobile=True,
-        input_hw=(224, 224),
-        weight_file="ffnet86S/ffnet86S_BBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet78S_BBX_mobile",))
-def ffnet78s_bbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 78S_BBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet78s_bbx_mobile",
-        "resnet78s",
-        "BBX",
-        mobile=True,
-        input_hw=(224, 224),
-        weight_file="ffnet78S/ffnet78S_BBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet54S_BBX_mobile",))
-def ffnet54s_bbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 54S_BBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet54s_bbx_mobile",
-        "resnet54s",
-        "BBX",
-        mobile=True,
-        input_hw=(224, 224),
-        weight_file="ffnet54S/ffnet54S_BBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet40S_BBX_mobile",))
-def ffnet40s_bbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 40S_BBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet40s_bbx_mobile",
-        "resnet40s",
-        "BBX",
-        mobile=True,
-        input_hw=(224, 224),
-        weight_file="ffnet40S/ffnet40S_BBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(
-    aliases=(
-        "segmentation_ffnet122NS_CBB_mobile_pre_down",
-        "segmentation_ffnet122NS_CBB_mobile_pre_down_train",
-    )
-)
-def ffnet122ns_cbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 122NS_CBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet122ns_cbb_mobile_pre_down",
-        "resnet122ns",
-        "CBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet122NS/ffnet122NS_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.3),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet74NS_CBB_mobile_pre_down",))
-def ffnet74ns_cbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 74NS_CBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet74ns_cbb_mobile_pre_down",
-        "resnet74ns",
-        "CBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet74NS/ffnet74NS_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=78.3),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet46NS_CBB_mobile_pre_down",))
-def ffnet46ns_cbb_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 46NS_CBB_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet46ns_cbb_mobile_pre_down",
-        "resnet46ns",
-        "CBB",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet46NS/ffnet46NS_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=77.5),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet122NS_CCC_mobile_pre_down",))
-def ffnet122ns_ccc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 122NS_CCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet122ns_ccc_mobile_pre_down",
-        "resnet122ns",
-        "CCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet122NS/ffnet122NS_CCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.2),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet74NS_CCC_mobile_pre_down",))
-def ffnet74ns_ccc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 74NS_CCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet74ns_ccc_mobile_pre_down",
-        "resnet74ns",
-        "CCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet74NS/ffnet74NS_CCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=77.8),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet46NS_CCC_mobile_pre_down",))
-def ffnet46ns_ccc_mobile_pre_down(**kwargs: Any) -> FFNet:
-    """FFNet 46NS_CCC_mobile_pre_down: Cityscapes segmentation (nearest upsampling, Gaussian pre-downsampling)."""
-    return _ffnet(
-        "ffnet46ns_ccc_mobile_pre_down",
-        "resnet46ns",
-        "CCC",
-        mobile=True,
-        pre_downsample=True,
-        input_hw=(1024, 2048),
-        weight_file="ffnet46NS/ffnet46NS_CCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=76.7),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet122NS_CBB_mobile",))
-def ffnet122ns_cbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 122NS_CBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet122ns_cbb_mobile",
-        "resnet122ns",
-        "CBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet122NS/ffnet122NS_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.3),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet74NS_CBB_mobile",))
-def ffnet74ns_cbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 74NS_CBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet74ns_cbb_mobile",
-        "resnet74ns",
-        "CBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet74NS/ffnet74NS_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=78.3),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet46NS_CBB_mobile",))
-def ffnet46ns_cbb_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 46NS_CBB_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet46ns_cbb_mobile",
-        "resnet46ns",
-        "CBB",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet46NS/ffnet46NS_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=77.5),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet122NS_CCC_mobile",))
-def ffnet122ns_ccc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 122NS_CCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet122ns_ccc_mobile",
-        "resnet122ns",
-        "CCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet122NS/ffnet122NS_CCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.2),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet74NS_CCC_mobile",))
-def ffnet74ns_ccc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 74NS_CCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet74ns_ccc_mobile",
-        "resnet74ns",
-        "CCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet74NS/ffnet74NS_CCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=77.8),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet46NS_CCC_mobile",))
-def ffnet46ns_ccc_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 46NS_CCC_mobile: Cityscapes segmentation (nearest upsampling)."""
-    return _ffnet(
-        "ffnet46ns_ccc_mobile",
-        "resnet46ns",
-        "CCC",
-        mobile=True,
-        input_hw=(512, 1024),
-        weight_file="ffnet46NS/ffnet46NS_CCC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=76.7),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet122NS_CBX_mobile",))
-def ffnet122ns_cbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 122NS_CBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet122ns_cbx_mobile",
-        "resnet122ns",
-        "CBX",
-        mobile=True,
-        dropout_rate=0.2,
-        input_hw=(224, 224),
-        weight_file="ffnet122NS/ffnet122NS_CBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet74NS_CBX_mobile",))
-def ffnet74ns_cbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 74NS_CBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet74ns_cbx_mobile",
-        "resnet74ns",
-        "CBX",
-        mobile=True,
-        dropout_rate=0.2,
-        input_hw=(224, 224),
-        weight_file="ffnet74NS/ffnet74NS_CBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet46NS_CBX_mobile",))
-def ffnet46ns_cbx_mobile(**kwargs: Any) -> FFNet:
-    """FFNet 46NS_CBX_mobile: ImageNet classifier (nearest upsampling)."""
-    return _ffnet(
-        "ffnet46ns_cbx_mobile",
-        "resnet46ns",
-        "CBX",
-        mobile=True,
-        dropout_rate=0.2,
-        input_hw=(224, 224),
-        weight_file="ffnet46NS/ffnet46NS_CBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150_AAA", "segmentation_ffnet150_AAA_train"))
-def ffnet150_aaa(**kwargs: Any) -> FFNet:
-    """FFNet 150_AAA: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet150_aaa",
-        "resnet150",
-        "AAA",
-        input_hw=(1024, 2048),
-        weight_file="ffnet150/ffnet150_AAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=84.4, gpu_fp32_ms=152, gpu_fp16_ms=81),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet134_AAA",))
-def ffnet134_aaa(**kwargs: Any) -> FFNet:
-    """FFNet 134_AAA: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet134_aaa",
-        "resnet134",
-        "AAA",
-        input_hw=(1024, 2048),
-        weight_file="ffnet134/ffnet134_AAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=84.1, gpu_fp32_ms=135, gpu_fp16_ms=70),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet101_AAA",))
-def ffnet101_aaa(**kwargs: Any) -> FFNet:
-    """FFNet 101_AAA: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet101_aaa",
-        "resnet101",
-        "AAA",
-        input_hw=(1024, 2048),
-        weight_file="ffnet101/ffnet101_AAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=82.1, gpu_fp32_ms=119, gpu_fp16_ms=59),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86_AAA",))
-def ffnet86_aaa(**kwargs: Any) -> FFNet:
-    """FFNet 86_AAA: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet86_aaa",
-        "resnet86",
-        "AAA",
-        input_hw=(1024, 2048),
-        weight_file="ffnet86/ffnet86_AAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=83.2, gpu_fp32_ms=105, gpu_fp16_ms=55),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet56_AAA",))
-def ffnet56_aaa(**kwargs: Any) -> FFNet:
-    """FFNet 56_AAA: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet56_aaa",
-        "resnet56",
-        "AAA",
-        input_hw=(1024, 2048),
-        weight_file="ffnet56/ffnet56_AAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=82.5, gpu_fp32_ms=82, gpu_fp16_ms=42),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet50_AAA",))
-def ffnet50_aaa(**kwargs: Any) -> FFNet:
-    """FFNet 50_AAA: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet50_aaa",
-        "resnet50",
-        "AAA",
-        input_hw=(1024, 2048),
-        weight_file="ffnet50/ffnet50_AAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.6, gpu_fp32_ms=88, gpu_fp16_ms=45),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet34_AAA",))
-def ffnet34_aaa(**kwargs: Any) -> FFNet:
-    """FFNet 34_AAA: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet34_aaa",
-        "resnet34",
-        "AAA",
-        input_hw=(1024, 2048),
-        weight_file="ffnet34/ffnet34_AAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.4, gpu_fp32_ms=67, gpu_fp16_ms=34),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150_ABB",))
-def ffnet150_abb(**kwargs: Any) -> FFNet:
-    """FFNet 150_ABB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet150_abb",
-        "resnet150",
-        "ABB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet150/ffnet150_ABB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=83.7, gpu_fp32_ms=125, gpu_fp16_ms=71),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86_ABB",))
-def ffnet86_abb(**kwargs: Any) -> FFNet:
-    """FFNet 86_ABB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet86_abb",
-        "resnet86",
-        "ABB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet86/ffnet86_ABB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=83.5, gpu_fp32_ms=78, gpu_fp16_ms=45),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet56_ABB",))
-def ffnet56_abb(**kwargs: Any) -> FFNet:
-    """FFNet 56_ABB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet56_abb",
-        "resnet56",
-        "ABB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet56/ffnet56_ABB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=82.1, gpu_fp32_ms=56, gpu_fp16_ms=32),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet34_ABB",))
-def ffnet34_abb(**kwargs: Any) -> FFNet:
-    """FFNet 34_ABB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet34_abb",
-        "resnet34",
-        "ABB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet34/ffnet34_ABB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.3, gpu_fp32_ms=41, gpu_fp16_ms=25),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150S_BBB",))
-def ffnet150s_bbb(**kwargs: Any) -> FFNet:
-    """FFNet 150S_BBB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet150s_bbb",
-        "resnet150s",
-        "BBB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet150S/ffnet150S_BBB_gpu_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=84.1, gpu_fp32_ms=104, gpu_fp16_ms=66),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86S_BBB", "segmentation_ffnet86S_BBB_train"))
-def ffnet86s_bbb(**kwargs: Any) -> FFNet:
-    """FFNet 86S_BBB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet86s_bbb",
-        "resnet86s",
-        "BBB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet86S/ffnet86S_BBB_gpu_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=82.6, gpu_fp32_ms=67, gpu_fp16_ms=43),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet122N_CBB", "segmentation_ffnet122N_CBB_train"))
-def ffnet122n_cbb(**kwargs: Any) -> FFNet:
-    """FFNet 122N_CBB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet122n_cbb",
-        "resnet122n",
-        "CBB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet122N/ffnet122N_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=83.7, gpu_fp32_ms=58, gpu_fp16_ms=44),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet74N_CBB",))
-def ffnet74n_cbb(**kwargs: Any) -> FFNet:
-    """FFNet 74N_CBB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet74n_cbb",
-        "resnet74n",
-        "CBB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet74N/ffnet74N_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=83.0, gpu_fp32_ms=42, gpu_fp16_ms=32),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet46N_CBB",))
-def ffnet46n_cbb(**kwargs: Any) -> FFNet:
-    """FFNet 46N_CBB: Cityscapes segmentation."""
-    return _ffnet(
-        "ffnet46n_cbb",
-        "resnet46n",
-        "CBB",
-        input_hw=(1024, 2048),
-        weight_file="ffnet46N/ffnet46N_CBB_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.9, gpu_fp32_ms=34, gpu_fp16_ms=27),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet122N_CBX",))
-def ffnet122n_cbx(**kwargs: Any) -> FFNet:
-    """FFNet 122N_CBX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet122n_cbx",
-        "resnet122n",
-        "CBX",
-        dropout_rate=0.2,
-        input_hw=(224, 224),
-        weight_file="ffnet122N/ffnet122N_CBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet74N_CBX",))
-def ffnet74n_cbx(**kwargs: Any) -> FFNet:
-    """FFNet 74N_CBX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet74n_cbx",
-        "resnet74n",
-        "CBX",
-        dropout_rate=0.2,
-        input_hw=(224, 224),
-        weight_file="ffnet74N/ffnet74N_CBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet46N_CBX",))
-def ffnet46n_cbx(**kwargs: Any) -> FFNet:
-    """FFNet 46N_CBX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet46n_cbx",
-        "resnet46n",
-        "CBX",
-        dropout_rate=0.2,
-        input_hw=(224, 224),
-        weight_file="ffnet46N/ffnet46N_CBX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150_dAAA",))
-def ffnet150_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 150_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet150_daaa",
-        "resnet150",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet150/ffnet150_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=82.3, gpu_fp32_ms=41, gpu_fp16_ms=37),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet134_dAAA",))
-def ffnet134_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 134_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet134_daaa",
-        "resnet134",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet134/ffnet134_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=82.0, gpu_fp32_ms=38, gpu_fp16_ms=35),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet101_dAAA",))
-def ffnet101_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 101_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet101_daaa",
-        "resnet101",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet101/ffnet101_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.4, gpu_fp32_ms=36, gpu_fp16_ms=29),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86_dAAA",))
-def ffnet86_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 86_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet86_daaa",
-        "resnet86",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet86/ffnet86_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.4, gpu_fp32_ms=30, gpu_fp16_ms=28),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet56_dAAA",))
-def ffnet56_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 56_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet56_daaa",
-        "resnet56",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet56/ffnet56_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=80.7, gpu_fp32_ms=25, gpu_fp16_ms=22),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet50_dAAA",))
-def ffnet50_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 50_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet50_daaa",
-        "resnet50",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet50/ffnet50_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.4, gpu_fp32_ms=27, gpu_fp16_ms=20),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet34_dAAA",))
-def ffnet34_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 34_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet34_daaa",
-        "resnet34",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet34/ffnet34_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.1, gpu_fp32_ms=21, gpu_fp16_ms=18),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet18_dAAA",))
-def ffnet18_daaa(**kwargs: Any) -> FFNet:
-    """FFNet 18_dAAA: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet18_daaa",
-        "resnet18",
-        "AAA",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet18/ffnet18_dAAA_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=76.5, gpu_fp32_ms=19, gpu_fp16_ms=14),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150_dAAC", "segmentation_ffnet150_dAAC_train"))
-def ffnet150_daac(**kwargs: Any) -> FFNet:
-    """FFNet 150_dAAC: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet150_daac",
-        "resnet150",
-        "AAC",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet150/ffnet150_dAAC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.9, gpu_fp32_ms=37, gpu_fp16_ms=33),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86_dAAC",))
-def ffnet86_daac(**kwargs: Any) -> FFNet:
-    """FFNet 86_dAAC: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet86_daac",
-        "resnet86",
-        "AAC",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet86/ffnet86_dAAC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.1, gpu_fp32_ms=26, gpu_fp16_ms=26),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet34_dAAC",))
-def ffnet34_daac(**kwargs: Any) -> FFNet:
-    """FFNet 34_dAAC: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet34_daac",
-        "resnet34",
-        "AAC",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet34/ffnet34_dAAC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=79.1, gpu_fp32_ms=17, gpu_fp16_ms=16),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet18_dAAC",))
-def ffnet18_daac(**kwargs: Any) -> FFNet:
-    """FFNet 18_dAAC: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet18_daac",
-        "resnet18",
-        "AAC",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet18/ffnet18_dAAC_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=76.4, gpu_fp32_ms=15, gpu_fp16_ms=12),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet150_AAX",))
-def ffnet150_aax(**kwargs: Any) -> FFNet:
-    """FFNet 150_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet150_aax",
-        "resnet150",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet150/ffnet150_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet134_AAX",))
-def ffnet134_aax(**kwargs: Any) -> FFNet:
-    """FFNet 134_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet134_aax",
-        "resnet134",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet134/ffnet134_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet101_AAX",))
-def ffnet101_aax(**kwargs: Any) -> FFNet:
-    """FFNet 101_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet101_aax",
-        "resnet101",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet101/ffnet101_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet86_AAX",))
-def ffnet86_aax(**kwargs: Any) -> FFNet:
-    """FFNet 86_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet86_aax",
-        "resnet86",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet86/ffnet86_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet56_AAX",))
-def ffnet56_aax(**kwargs: Any) -> FFNet:
-    """FFNet 56_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet56_aax",
-        "resnet56",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet56/ffnet56_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet50_AAX",))
-def ffnet50_aax(**kwargs: Any) -> FFNet:
-    """FFNet 50_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet50_aax",
-        "resnet50",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet50/ffnet50_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet34_AAX",))
-def ffnet34_aax(**kwargs: Any) -> FFNet:
-    """FFNet 34_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet34_aax",
-        "resnet34",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet34/ffnet34_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet18_AAX",))
-def ffnet18_aax(**kwargs: Any) -> FFNet:
-    """FFNet 18_AAX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet18_aax",
-        "resnet18",
-        "AAX",
-        input_hw=(224, 224),
-        weight_file="ffnet18/ffnet18_AAX_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet150S_dBBB",))
-def ffnet150s_dbbb(**kwargs: Any) -> FFNet:
-    """FFNet 150S_dBBB: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet150s_dbbb",
-        "resnet150s",
-        "BBB",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet150S/ffnet150S_dBBB_gpu_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.0, gpu_fp32_ms=31, gpu_fp16_ms=34),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("segmentation_ffnet86S_dBBB", "segmentation_ffnet86S_dBBB_train"))
-def ffnet86s_dbbb(**kwargs: Any) -> FFNet:
-    """FFNet 86S_dBBB: Cityscapes segmentation (strided first stage)."""
-    return _ffnet(
-        "ffnet86s_dbbb",
-        "resnet86s",
-        "BBB",
-        first_stage_stride=2,
-        input_hw=(1024, 2048),
-        weight_file="ffnet86S/ffnet86S_dBBB_gpu_cityscapes_state_dict_quarts.pth",
-        published=dict(cityscapes_val_miou=81.1, gpu_fp32_ms=23, gpu_fp16_ms=26),
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet150S_BBX",))
-def ffnet150s_bbx(**kwargs: Any) -> FFNet:
-    """FFNet 150S_BBX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet150s_bbx",
-        "resnet150s",
-        "BBX",
-        input_hw=(224, 224),
-        weight_file="ffnet150S/ffnet150S_BBX_gpu_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
-
-
-@register_model(aliases=("classification_ffnet86S_BBX",))
-def ffnet86s_bbx(**kwargs: Any) -> FFNet:
-    """FFNet 86S_BBX: ImageNet classifier."""
-    return _ffnet(
-        "ffnet86s_bbx",
-        "resnet86s",
-        "BBX",
-        input_hw=(224, 224),
-        weight_file="ffnet86S/ffnet86S_BBX_gpu_imagenet_state_dict_quarts.pth",
-        **kwargs,
-    )
+for _official, _spec in _SPECS.items():
+    _register(_official, _spec)
+del _official, _spec

@@ -4,18 +4,20 @@
 :data:`ffseg.models.resnet.BACKBONES` (stems A/B/C, including the unused 22S/30S), up-head
 ``A``/``B``/``C``, seg head ``A``/``B``/``C`` or classification head ``X``, bilinear
 (``align_corners=True``) or nearest ("mobile") upsampling, strided first stage ("d" models) and
-Gaussian pre-downsampling. The registered variants in :mod:`ffseg.models.ffnet` are thin calls.
+Gaussian pre-downsampling. The registered variants in :mod:`ffseg.models.ffnet` derive their
+arguments from their names.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import torch
 from torch import nn
 
-from ffseg.models._base import FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.models._base import FeatureInfo, PretrainedCfg, SegModel
 from ffseg.models.ffnet_parts import (
     ADAPTER_WIDTHS,
     SEG_HEADS,
@@ -27,15 +29,35 @@ from ffseg.models.ffnet_parts import (
     UpBranch,
     UpsampleCat,
 )
-from ffseg.models.resnet import (
-    BACKBONES,
-    BasicBlock,
-    Bottleneck,
-    ResNetEncoder,
-    build_backbone,
-)
+from ffseg.models.resnet import BasicBlock, Bottleneck, ResNetEncoder, build_backbone
 
-__all__ = ["FFNet", "FFNetEncoder", "FFNetUpHead", "init_ffnet_weights"]
+__all__ = [
+    "CLASSIFIER_PATHS",
+    "FFNET_LICENSE",
+    "FFNET_PAPER",
+    "FFNet",
+    "FFNetEncoder",
+    "FFNetUpHead",
+    "init_ffnet_weights",
+]
+
+log = logging.getLogger(__name__)
+
+#: Module path of the final classifier layer, per task.
+CLASSIFIER_PATHS = {
+    "segmentation": "head.layers.3.last_layer.3",
+    "classification": "head.layers.2.classifier",
+}
+
+FFNET_LICENSE = (
+    "ffseg's FFNet code is an independent implementation (Apache-2.0). The official FFNet "
+    "weights are distributed under the official release's own restrictive license and an "
+    "export-control notice: read it before using them, especially commercially."
+)
+FFNET_PAPER = (
+    "Mehta et al., Simple and Efficient Architectures for Semantic Segmentation (FFNet), "
+    "CVPR Workshops 2022"
+)
 
 
 class FFNetUpHead(nn.Module):
@@ -94,7 +116,7 @@ class FFNetEncoder(nn.Module):
         return self.backbone_model(x)
 
 
-class FFNet(nn.Module):
+class FFNet(SegModel):
     """An FFNet for segmentation (heads ``A``/``B``/``C``) or ImageNet classification (``X``).
 
     Args:
@@ -112,6 +134,8 @@ class FFNet(nn.Module):
             zero-initialised last BN of every residual block: often better from scratch).
     """
 
+    encoder_attr = "backbone_model"
+
     def __init__(
         self,
         backbone: str | nn.Module = "resnet40s",
@@ -126,7 +150,7 @@ class FFNet(nn.Module):
         dropout_rate: float | None = None,
         init: str = "official",
     ) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         up_head, seg_head = up_head.upper(), seg_head.upper()
         if up_head not in ADAPTER_WIDTHS:
             raise ValueError(f"up_head must be one of A, B, C; got {up_head!r}")
@@ -134,12 +158,10 @@ class FFNet(nn.Module):
             raise ValueError(
                 f"seg_head must be one of A, B, C (segmentation) or X; got {seg_head!r}"
             )
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
         if pre_downsample:
             self.smoothing = GaussianDownsample(3)
         if isinstance(backbone, str):
-            encoder = _named_encoder(backbone, first_stage_stride, stem)
+            encoder: nn.Module = build_backbone(backbone, first_stage_stride, stem)
         else:
             encoder = backbone
         self.backbone_model = encoder
@@ -153,24 +175,23 @@ class FFNet(nn.Module):
             self.upsample_mode,
             dropout_rate,
         )
-        self.num_classes = num_classes
         stride = 4 * first_stage_stride * (2 if pre_downsample else 1)
         self.output_stride = stride if self.task == "segmentation" else None
-        self.pretrained_cfg = PretrainedCfg(
+        self.pretrained_cfg = PretrainedCfg(  # replaced by the registered cfg in create_model
             architecture="ffnet",
             task=self.task,
             num_classes=num_classes,
             output_stride=self.output_stride,
-            classifier=self.classifier_name,
+            license=FFNET_LICENSE,
+            paper=FFNET_PAPER,
+            family="ffnet",
         )
         init_ffnet_weights(self, init)
 
     @property
-    def classifier_name(self) -> str:
-        """Module path of the final classifier layer (re-initialised for a new class count)."""
-        if self.task == "classification":
-            return "head.layers.2.classifier"
-        return "head.layers.3.last_layer.3"
+    def classifier_path(self) -> str:  # type: ignore[override]
+        """Module path of the final classifier layer (depends on the task)."""
+        return CLASSIFIER_PATHS[self.task]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits ``(B, C, H/os, W/os)`` (segmentation) or ``(B, num_classes)`` (classification)."""
@@ -178,21 +199,31 @@ class FFNet(nn.Module):
             x = self.smoothing(x)
         return self.head(self.backbone_model(x))
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Training outputs: FFNet has no auxiliary heads."""
-        return SegOutput(logits=self(x))
-
     def feature_encoder(self) -> FFNetEncoder:
-        """The encoder (sharing this model's modules and weights) for ``features_only``."""
+        """The encoder (sharing this model's modules and weights): pre-downsampling + backbone."""
         return FFNetEncoder(self.backbone_model, getattr(self, "smoothing", None))
 
+    @staticmethod
+    def checkpoint_filter(
+        state: dict[str, torch.Tensor], model: nn.Module
+    ) -> dict[str, torch.Tensor]:
+        """Fit the fixed ``smoothing.weight`` buffer of ``_pre_down`` checkpoints to ``model``.
 
-def _named_encoder(name: str, first_stage_stride: int, stem: str | None) -> ResNetEncoder:
-    spec = BACKBONES.get(name.lower())
-    if spec is None or stem is None or stem.upper() == spec.stem:
-        return build_backbone(name, first_stage_stride)
-    block = Bottleneck if spec.block == "bottleneck" else BasicBlock
-    return ResNetEncoder(stem.upper(), block, spec.depths, spec.widths, first_stage_stride)
+        A ``_pre_down`` checkpoint loads into its twin without pre-downsampling (the buffer is
+        dropped), and a checkpoint without the buffer keeps the model's own (it is a constant).
+        """
+        own = model.state_dict()
+        if "smoothing.weight" in state and "smoothing.weight" not in own:
+            state = {k: v for k, v in state.items() if k != "smoothing.weight"}
+            log.info("dropped smoothing.weight: %s has no pre-downsampling", _label(model))
+        elif "smoothing.weight" in own and "smoothing.weight" not in state:
+            state = {**state, "smoothing.weight": own["smoothing.weight"]}
+        return state
+
+
+def _label(model: nn.Module) -> str:
+    cfg = getattr(model, "pretrained_cfg", None)
+    return getattr(cfg, "architecture", type(model).__name__)
 
 
 def init_ffnet_weights(model: nn.Module, scheme: str = "official") -> None:

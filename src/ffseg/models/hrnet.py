@@ -21,11 +21,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import ConvBNAct, conv1x1, conv3x3, resize_to
-from ffseg.layers.init import kaiming_init_
-from ffseg.models._base import FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
+from ffseg.layers.fusion import SegHead
+from ffseg.layers.multires import StridedConvChain
+from ffseg.models._base import FeatureInfo, PretrainedCfg, SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 from ffseg.models.resnet import BasicBlock, Bottleneck, make_stage
 
 __all__ = ["HRNetEncoder", "HRNetModule", "HRNetV2"]
@@ -34,18 +36,6 @@ PAPER = (
     "Wang et al., Deep High-Resolution Representation Learning for Visual Recognition, "
     "IEEE TPAMI 2020"
 )
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
-
-
-def _fuse_down(cin: int, cout: int, steps: int) -> nn.Sequential:
-    """``steps`` strided 3x3 convs (ReLU between them, none after the last)."""
-    layers: list[nn.Module] = []
-    for k in range(steps):
-        last = k == steps - 1
-        layers += [conv3x3(cin, cout if last else cin, 2), nn.BatchNorm2d(cout if last else cin)]
-        if not last:
-            layers.append(nn.ReLU(inplace=True))
-    return nn.Sequential(*layers)
 
 
 class HRNetModule(nn.Module):
@@ -59,12 +49,10 @@ class HRNetModule(nn.Module):
         for i in range(n):
             row = nn.ModuleList()
             for j in range(n):
-                if j > i:
-                    row.append(
-                        nn.Sequential(conv1x1(widths[j], widths[i]), nn.BatchNorm2d(widths[i]))
-                    )
-                elif j < i:
-                    row.append(_fuse_down(widths[j], widths[i], i - j))
+                if j > i:  # coarser branch: 1x1 conv-BN, upsampled in forward
+                    row.append(ConvBNAct(widths[j], widths[i], 1, act=None))
+                elif j < i:  # finer branch: i - j strided 3x3 convs
+                    row.append(StridedConvChain((widths[j],) * (i - j) + (widths[i],)))
                 else:
                     row.append(nn.Identity())
             self.fuse.append(row)
@@ -113,29 +101,14 @@ class HRNetEncoder(nn.Module):
         return xs
 
 
-class HRNetV2(nn.Module):
+class HRNetV2(SegModel):
     """HRNetV2-W``width`` segmentation network (see the module docstring)."""
 
-    encoder_prefix = "encoder."
-
     def __init__(self, width: int = 18, num_classes: int = 19) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
+        super().__init__(num_classes)
         self.encoder = HRNetEncoder(width)
         cat = sum(self.encoder.out_channels)
-        self.head = nn.Sequential(ConvBNAct(cat, cat, 1), nn.Conv2d(cat, num_classes, 1))
-        self.pretrained_cfg = PretrainedCfg(
-            architecture=f"hrnetv2_w{width}",
-            num_classes=num_classes,
-            output_stride=4,
-            classifier="head.1",
-            paper=PAPER,
-            license=LICENSE,
-            family="hrnet",
-            min_input_size=(64, 64),
-        )
+        self.head = SegHead(cat, cat, num_classes, kernel_size=1)
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -145,37 +118,31 @@ class HRNetV2(nn.Module):
         cat = torch.cat([xs[0]] + [resize_to(y, size, "bilinear") for y in xs[1:]], dim=1)
         return self.head(cat)
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Training outputs: HRNetV2 has no auxiliary heads."""
-        return SegOutput(self(x))
 
-    def feature_encoder(self) -> HRNetEncoder:
-        """The HRNet trunk (shares this model's weights) for ``features_only``."""
-        return self.encoder
+def _cfg(**published: float) -> PretrainedCfg:
+    return zoo_cfg(family="hrnet", paper=PAPER, output_stride=4, published=published)
 
 
-def _hrnet(name: str, width: int, kwargs: dict[str, Any], **published: float) -> HRNetV2:
-    model = HRNetV2(width, **kwargs)
-    classes = CITYSCAPES_CLASSES if model.num_classes == 19 else None
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        architecture=name, classes=classes, published=dict(published)
-    )
-    return model
+default_cfgs = {
+    "hrnetv2_w18": _cfg(),
+    "hrnetv2_w32": _cfg(),
+    "hrnetv2_w48": _cfg(cityscapes_val_miou=81.1),
+}
 
 
 @register_model
 def hrnetv2_w18(**kwargs: Any) -> HRNetV2:
     """HRNetV2-W18 (branch widths 18-36-72-144)."""
-    return _hrnet("hrnetv2_w18", 18, kwargs)
+    return build_model(HRNetV2, "hrnetv2_w18", dict(width=18), **kwargs)
 
 
 @register_model
 def hrnetv2_w32(**kwargs: Any) -> HRNetV2:
     """HRNetV2-W32 (branch widths 32-64-128-256)."""
-    return _hrnet("hrnetv2_w32", 32, kwargs)
+    return build_model(HRNetV2, "hrnetv2_w32", dict(width=32), **kwargs)
 
 
 @register_model
 def hrnetv2_w48(**kwargs: Any) -> HRNetV2:
     """HRNetV2-W48 (branch widths 48-96-192-384); paper: 65.9 M params, 81.1 val mIoU."""
-    return _hrnet("hrnetv2_w48", 48, kwargs, cityscapes_val_miou=81.1)
+    return build_model(HRNetV2, "hrnetv2_w48", dict(width=48), **kwargs)

@@ -9,12 +9,13 @@ Three branches share one ResNet encoder (torchvision key names, ``encoder.*``):
 
 Cascade feature fusion (CFF) units merge low + medium (1/16) and then + high (1/8), 128
 channels; the result is upsampled x2 and classified at 1/4 (``output_stride=4``). Cascade label
-guidance adds the CFF units' auxiliary classifiers (1/16 and 1/8) to training only, with the
-paper's weights 0.4 and 0.4 (main output 1.0).
+guidance adds the CFF units' auxiliary classifiers (1/16 and 1/8, ``aux_heads``) to training
+only, both with the paper's weight 0.4 (``aux_weight``; main output 1.0).
 
 The paper uses ResNet-50 (26.55 M with its width choices); like the zoo's reference this
-variant uses ResNet-18: 12.24 M against the reference's 12.42 M (-1.4 %). Adaptive pooling to
-fixed bins makes ONNX export static-shape only.
+variant uses ResNet-18: 12.24 M against the reference's 12.42 M (-1.4 %). ``backbone=`` takes
+the paper's ``"resnet50"`` (with this variant's widths, not the paper's), ``"resnet34"`` or
+``"resnet101"``. Adaptive pooling to fixed bins makes ONNX export static-shape only.
 """
 
 from __future__ import annotations
@@ -25,20 +26,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import ConvBNAct, resize_to
-from ffseg.layers.init import kaiming_init_
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.pyramid import PyramidPooling
-from ffseg.models._base import AuxOutput, PretrainedCfg, SegOutput
+from ffseg.models._base import AuxOutput, SegModel, SegOutput
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models.resnet import ResNetEncoder, build_backbone
+from ffseg.models._zoo import zoo_cfg
+from ffseg.models.resnet import build_backbone
 
-__all__ = ["CascadeFeatureFusion", "ICNet", "dilate_stage"]
+__all__ = ["BACKBONES", "CascadeFeatureFusion", "ICNet", "dilate_stage"]
 
 PAPER = (
     "Zhao et al., ICNet for Real-Time Semantic Segmentation on High-Resolution Images, ECCV 2018"
 )
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
+#: Encoders ``backbone=`` accepts (torchvision ResNets).
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 
 
 def dilate_stage(stage: nn.Module, dilation: int) -> None:
@@ -58,43 +60,37 @@ def _half(x: torch.Tensor) -> torch.Tensor:
 class CascadeFeatureFusion(nn.Module):
     """CFF: upsample ``low`` x2 -> dilated 3x3 conv-BN; ``high`` -> 1x1 conv-BN; sum, ReLU.
 
-    Also returns the auxiliary classifier's logits on the upsampled ``low`` features.
+    Also returns the upsampled ``low`` features, the input of the unit's auxiliary classifier
+    (cascade label guidance, in ``ICNet.aux_heads``).
     """
 
-    def __init__(self, low: int, high: int, cout: int, num_classes: int) -> None:
+    def __init__(self, low: int, high: int, cout: int) -> None:
         super().__init__()
         self.low = ConvBNAct(low, cout, 3, dilation=2, act=None)
         self.high = ConvBNAct(high, cout, 1, act=None)
         self.relu = nn.ReLU(inplace=True)
-        self.classifier = nn.Conv2d(low, num_classes, 1)
 
     def forward(self, low: torch.Tensor, high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         up = resize_to(low, high.shape[-2:], "bilinear")
         return self.relu(self.low(up) + self.high(high)), up
 
-    def aux(self, up: torch.Tensor) -> torch.Tensor:
-        """Auxiliary logits (cascade label guidance) from the upsampled low input."""
-        return self.classifier(up)
 
-
-class ICNet(nn.Module):
+class ICNet(SegModel):
     """ICNet on a ResNet encoder (see the module docstring)."""
 
-    encoder_prefix = "encoder."
+    classifier_path = "classifier"
+    supports_dynamic_shapes = False
 
     def __init__(
         self,
         backbone: str = "resnet18",
         num_classes: int = 19,
         channels: int = 128,
-        aux_weights: tuple[float, float] = (0.4, 0.4),
+        aux_weight: float = 0.4,
     ) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
-        self.aux_weights = aux_weights
-        self.encoder = build_backbone(backbone)
+        super().__init__(num_classes)
+        self.aux_weight = aux_weight
+        self.encoder = build_backbone(backbone, family="icnet", choices=BACKBONES)
         dilate_stage(self.encoder.layer3, 2)
         dilate_stage(self.encoder.layer4, 4)
         self.encoder.feature_info = [  # the dilated stages stay at 1/8
@@ -105,19 +101,14 @@ class ICNet(nn.Module):
             ConvBNAct(3, 32, 3, 2), ConvBNAct(32, 32, 3, 2), ConvBNAct(32, 64, 3, 2)
         )
         self.ppm = PyramidPooling(c32, c32, bins=(1, 2, 3, 6), reduce=False)
-        self.cff_low = CascadeFeatureFusion(c32, c8, channels, num_classes)
-        self.cff_high = CascadeFeatureFusion(channels, 64, channels, num_classes)
+        self.cff_low = CascadeFeatureFusion(c32, c8, channels)
+        self.cff_high = CascadeFeatureFusion(channels, 64, channels)
         self.classifier = nn.Conv2d(channels, num_classes, 1)
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="icnet",
-            num_classes=num_classes,
-            output_stride=4,
-            classifier="classifier",
-            paper=PAPER,
-            license=LICENSE,
-            family="icnet",
-            onnx_dynamic_shapes=False,
-            min_input_size=(64, 64),
+        self.aux_heads = nn.ModuleDict(
+            {
+                "cff_1_16": nn.Conv2d(c32, num_classes, 1),
+                "cff_1_8": nn.Conv2d(channels, num_classes, 1),
+            }
         )
         kaiming_init_(self)
 
@@ -143,23 +134,17 @@ class ICNet(nn.Module):
         high, medium, low = self._branches(x)
         y, up_low = self.cff_low(low, medium)
         y, up_mid = self.cff_high(y, high)
-        w16, w8 = self.aux_weights
         aux = [
-            AuxOutput("cff_1_16", self.cff_low.aux(up_low), w16, "seg"),
-            AuxOutput("cff_1_8", self.cff_high.aux(up_mid), w8, "seg"),
+            AuxOutput(name, self.aux_heads[name](up), self.aux_weight, "seg")
+            for name, up in (("cff_1_16", up_low), ("cff_1_8", up_mid))
         ]
         return SegOutput(self._head(y), aux)
 
-    def feature_encoder(self) -> ResNetEncoder:
-        """The (dilated) ResNet encoder (shares this model's weights) for ``features_only``."""
-        return self.encoder
+
+default_cfgs = {"icnet": zoo_cfg(family="icnet", paper=PAPER, output_stride=4)}
 
 
 @register_model
 def icnet(**kwargs: Any) -> ICNet:
     """ICNet with a ResNet-18 encoder (the paper's ResNet-50 model: 69.5 Cityscapes test)."""
-    model = ICNet("resnet18", **kwargs)
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-    )
-    return model
+    return build_model(ICNet, "icnet", dict(backbone="resnet18"), **kwargs)

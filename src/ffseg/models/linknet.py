@@ -5,7 +5,8 @@ A ResNet-18 encoder (torchvision key names, ``encoder.*``) and four decoder bloc
 whose output is added to the encoder features of the same resolution ("links"); the first
 decoder block keeps the 1/4 resolution because ResNet's first stage is not strided. A final
 block (3x3 full conv x2, 3x3 conv, 2x2 full conv x2) predicts at the input resolution
-(``output_stride=1``).
+(``output_stride=1``). ``backbone=`` takes a deeper torchvision ResNet (``"resnet34"``,
+``"resnet50"``, ``"resnet101"``); the decoder widths follow its stage widths.
 
 Parameters: 11.54 M (paper 11.5 M, reference 11.54 M).
 """
@@ -17,27 +18,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import ConvBNAct
-from ffseg.layers.init import kaiming_init_
-from ffseg.models._base import PretrainedCfg, SegOutput
+from ffseg.layers import ConvBNAct, FullConvBNAct, full_conv, kaiming_init_
+from ffseg.models._base import SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models.resnet import ResNetEncoder, build_backbone
+from ffseg.models._zoo import zoo_cfg
+from ffseg.models.resnet import build_backbone
 
-__all__ = ["DecoderBlock", "LinkNet", "full_conv"]
+__all__ = ["BACKBONES", "DecoderBlock", "LinkNet"]
 
 PAPER = (
     "Chaurasia & Culurciello, LinkNet: Exploiting Encoder Representations for Efficient "
     "Semantic Segmentation, VCIP 2017"
 )
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
-
-
-def full_conv(cin: int, cout: int, kernel_size: int = 3, stride: int = 2, bias: bool = False):
-    """A transposed ("full") convolution that multiplies the resolution by ``stride`` exactly."""
-    padding = (kernel_size - 1) // 2
-    extra = stride + 2 * padding - kernel_size  # output_padding so that out = stride * in
-    return nn.ConvTranspose2d(cin, cout, kernel_size, stride, padding, extra, bias=bias)
+#: Encoders ``backbone=`` accepts (torchvision ResNets).
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 
 
 class DecoderBlock(nn.Sequential):
@@ -45,47 +40,26 @@ class DecoderBlock(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, stride: int = 2) -> None:
         mid = cin // 4
-        up: nn.Module = (
-            nn.Sequential(
-                full_conv(mid, mid, 3, stride), nn.BatchNorm2d(mid), nn.ReLU(inplace=True)
-            )
-            if stride > 1
-            else ConvBNAct(mid, mid, 3)
-        )
+        up = FullConvBNAct(mid, mid, stride) if stride > 1 else ConvBNAct(mid, mid, 3)
         super().__init__(ConvBNAct(cin, mid, 1), up, ConvBNAct(mid, cout, 1))
 
 
-class LinkNet(nn.Module):
+class LinkNet(SegModel):
     """LinkNet on a ResNet encoder (see the module docstring)."""
 
-    encoder_prefix = "encoder."
+    classifier_path = "final.2"
 
     def __init__(self, backbone: str = "resnet18", num_classes: int = 19) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
-        self.encoder = build_backbone(backbone)
+        super().__init__(num_classes)
+        self.encoder = build_backbone(backbone, family="linknet", choices=BACKBONES)
         c = self.encoder.out_channels
         self.decoders = nn.ModuleList(
             DecoderBlock(c[i], c[i - 1] if i else c[0], 2 if i else 1) for i in (3, 2, 1, 0)
         )
         self.final = nn.Sequential(
-            full_conv(c[0], 32),
-            nn.BatchNorm2d(32),
-            nn.ReLU(inplace=True),
+            FullConvBNAct(c[0], 32),
             ConvBNAct(32, 32, 3),
             full_conv(32, num_classes, 2, 2, bias=True),
-        )
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="linknet",
-            num_classes=num_classes,
-            output_stride=1,
-            classifier="final.4",
-            paper=PAPER,
-            license=LICENSE,
-            family="linknet",
-            min_input_size=(32, 32),
         )
         kaiming_init_(self)
 
@@ -99,20 +73,13 @@ class LinkNet(nn.Module):
                 y = y + feats[2 - i]
         return self.final(y)
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Training outputs: LinkNet has no auxiliary heads."""
-        return SegOutput(self(x))
 
-    def feature_encoder(self) -> ResNetEncoder:
-        """The ResNet encoder (shares this model's weights) for ``features_only``."""
-        return self.encoder
+default_cfgs = {
+    "linknet": zoo_cfg(family="linknet", paper=PAPER, output_stride=1, min_input_size=(32, 32)),
+}
 
 
 @register_model
 def linknet(**kwargs: Any) -> LinkNet:
     """LinkNet with ResNet-18 (paper: 76.4 Cityscapes class IoU at 1024x512)."""
-    model = LinkNet("resnet18", **kwargs)
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-    )
-    return model
+    return build_model(LinkNet, "linknet", dict(backbone="resnet18"), **kwargs)

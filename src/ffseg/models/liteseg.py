@@ -19,19 +19,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
-from ffseg.layers.init import kaiming_init_
-from ffseg.layers.resample import resize_to
-from ffseg.models._base import PretrainedCfg, SegOutput
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
+from ffseg.models._base import SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 from ffseg.models.mobilenetv2 import MobileNetV2Encoder
 
 __all__ = ["DASPP", "LiteSeg"]
 
-LITESEG_PAPER = (
-    "Emara et al., LiteSeg: A Novel Lightweight ConvNet for Semantic Segmentation, DICTA 2019"
-)
+PAPER = "Emara et al., LiteSeg: A Novel Lightweight ConvNet for Semantic Segmentation, DICTA 2019"
 
 
 class DASPP(nn.Module):
@@ -54,18 +51,19 @@ class DASPP(nn.Module):
         return self.out(torch.cat(feats, dim=1))
 
 
-class LiteSeg(nn.Module):
+class LiteSeg(SegModel):
     """LiteSeg with a MobileNetV2 encoder (stride-8 logits)."""
 
+    encoder_attr = "backbone"
+    classifier_path = "cls"
+
     def __init__(self, num_classes: int = 19) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         self.backbone = MobileNetV2Encoder()
         c8, c32 = self.backbone.out_channels[2], self.backbone.out_channels[4]
         self.daspp = DASPP(c32, 512)
         self.decoder = nn.Sequential(ConvBNAct(512 + c8, 256, 3), ConvBNAct(256, 128, 3))
         self.cls = nn.Conv2d(128, num_classes, 1)
-        self.num_classes = num_classes
-        self.encoder_prefix = "backbone."
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,30 +73,15 @@ class LiteSeg(nn.Module):
         y = resize_to(self.daspp(feats[4]), x8.shape[-2:], "bilinear")
         return self.cls(self.decoder(torch.cat([y, x8], dim=1)))
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """LiteSeg has no auxiliary heads."""
-        return SegOutput(self(x))
 
-    def feature_encoder(self) -> MobileNetV2Encoder:
-        """The MobileNetV2 encoder (shared modules) for ``features_only``."""
-        return self.backbone
+default_cfgs = {
+    "liteseg": zoo_cfg(
+        family="liteseg", paper=PAPER, output_stride=8, published={"cityscapes_test_miou": 67.81}
+    ),
+}
 
 
 @register_model
 def liteseg(**kwargs: Any) -> LiteSeg:
     """LiteSeg-MobileNet (paper: 67.81 Cityscapes test mIoU)."""
-    model = LiteSeg(**kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture="liteseg",
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=8,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_test_miou": 67.81},
-        license="ffseg implementation (Apache-2.0), written from the paper; no official weights.",
-        paper=LITESEG_PAPER,
-        family="liteseg",
-        classifier="cls",
-        min_input_size=(64, 64),
-    )
-    return model
+    return build_model(LiteSeg, "liteseg", **kwargs)

@@ -8,12 +8,11 @@ features are returned, at strides 2, 4, 8, 16 and 32 (16, 24, 32, 96, 320 channe
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from ffseg.layers.conv_bn_act import ConvBNAct
 from ffseg.layers.lightweight import InvertedResidual
-from ffseg.models._base import FeatureInfo
+from ffseg.models._features import TappedSequential
 
 __all__ = ["MOBILENETV2_SETTINGS", "MobileNetV2Encoder"]
 
@@ -30,29 +29,14 @@ MOBILENETV2_SETTINGS = (
 _OUT_INDICES = (1, 3, 6, 13, 17)  # last block of each resolution
 
 
-class MobileNetV2Encoder(nn.Module):
+class MobileNetV2Encoder(TappedSequential):
     """MobileNetV2 (width 1.0) ``features[:18]`` returning 5 feature maps."""
 
     def __init__(self) -> None:
-        super().__init__()
         layers: list[nn.Module] = [ConvBNAct(3, 32, 3, 2, act=nn.ReLU6)]
         cin = 32
         for t, c, n, s in MOBILENETV2_SETTINGS:
             for i in range(n):
                 layers.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
                 cin = c
-        self.features = nn.Sequential(*layers)
-        channels = (16, 24, 32, 96, 320)
-        self.feature_info = [
-            FeatureInfo(c, 2 ** (i + 1), f"features.{idx}")
-            for i, (c, idx) in enumerate(zip(channels, _OUT_INDICES))
-        ]
-        self.out_channels = list(channels)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        feats = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in _OUT_INDICES:
-                feats.append(x)
-        return feats
+        super().__init__(nn.Sequential(*layers), _OUT_INDICES, (16, 24, 32, 96, 320))

@@ -9,7 +9,8 @@ features through Unified Attention Fusion Modules with spatial attention (UAFM);
 ``output_stride`` is 8). Training adds seg heads on the stride-32 and stride-16 decoder outputs
 (the paper trains all three with weight 1).
 
-SPPM's pooling to fixed bins makes ONNX export static-shape only.
+SPPM's pooling to fixed bins makes ONNX export static-shape only. ``backbone=`` is ``"stdc1"``
+or ``"stdc2"`` (the variants pick their own).
 
 Parameters (19 classes, inference graph without the aux heads): pp_liteseg_t 6.700 M
 (reference 6.33 M, +5.9 %), pp_liteseg_b 10.897 M (reference 10.56 M, +3.2 %). This is the
@@ -26,22 +27,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.fusion import UAFM, SegHead
-from ffseg.layers.init import kaiming_init_
-from ffseg.layers.resample import resize_to
-from ffseg.models._base import AuxOutput, PretrainedCfg, SegOutput
+from ffseg.models._base import AuxOutput, PretrainedCfg, SegModel, SegOutput
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models.stdc import STDC_DEPTHS, STDCEncoder
+from ffseg.models._zoo import zoo_cfg
+from ffseg.models.stdc import stdc_encoder
 
 __all__ = ["SPPM", "PPLiteSeg"]
 
-PP_LITESEG_PAPER = (
+PAPER = (
     "Peng et al., PP-LiteSeg: A Superior Real-Time Semantic Segmentation Model, arXiv 2204.02681"
-)
-PP_LITESEG_LICENSE = (
-    "ffseg implementation (Apache-2.0), written from the paper; no official weights."
 )
 
 
@@ -61,18 +58,21 @@ class SPPM(nn.Module):
         return self.out(y)
 
 
-class PPLiteSeg(nn.Module):
+class PPLiteSeg(SegModel):
     """PP-LiteSeg: STDC encoder, SPPM, two spatial UAFMs, stride-8 logits."""
+
+    encoder_attr = "backbone"
+    supports_dynamic_shapes = False
 
     def __init__(
         self,
-        encoder: str = "stdc1",
+        backbone: str = "stdc1",
         decoder_channels: Sequence[int] = (128, 64, 32),
         num_classes: int = 19,
         sppm_channels: int = 128,
     ) -> None:
-        super().__init__()
-        self.backbone = STDCEncoder(STDC_DEPTHS[encoder])
+        super().__init__(num_classes)
+        self.backbone = stdc_encoder(backbone, "pp_liteseg")
         c8, c16, c32 = self.backbone.out_channels[2:]
         d32, d16, d8 = decoder_channels
         self.sppm = SPPM(c32, sppm_channels, d32)
@@ -82,8 +82,6 @@ class PPLiteSeg(nn.Module):
         self.aux_heads = nn.ModuleDict(
             {"aux32": SegHead(d32, 64, num_classes), "aux16": SegHead(d16, 64, num_classes)}
         )
-        self.num_classes = num_classes
-        self.encoder_prefix = "backbone."
         kaiming_init_(self)
 
     def _decode(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -106,41 +104,34 @@ class PPLiteSeg(nn.Module):
         ]
         return SegOutput(self.head(y8), aux)
 
-    def feature_encoder(self) -> STDCEncoder:
-        """The STDC encoder (shared modules) for ``features_only``."""
-        return self.backbone
 
-
-def _pp_liteseg(
-    name: str, encoder: str, decoder: Sequence[int], published: dict[str, float], **kw: Any
-) -> PPLiteSeg:
-    model = PPLiteSeg(encoder, decoder, **kw)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture=name,
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=8,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published=published,
-        license=PP_LITESEG_LICENSE,
-        paper=PP_LITESEG_PAPER,
+def _cfg(**published: float) -> PretrainedCfg:
+    return zoo_cfg(
         family="pp_liteseg",
-        classifier="head.cls",
-        onnx_dynamic_shapes=False,
+        paper=PAPER,
+        output_stride=8,
         min_input_size=(128, 128),
+        published=published,
     )
-    return model
+
+
+default_cfgs = {
+    "pp_liteseg_t": _cfg(cityscapes_val_miou=73.1, cityscapes_test_miou=72.0),
+    "pp_liteseg_b": _cfg(cityscapes_val_miou=75.3, cityscapes_test_miou=73.9),
+}
 
 
 @register_model
 def pp_liteseg_t(**kwargs: Any) -> PPLiteSeg:
     """PP-LiteSeg-T (STDC1; paper at 512x1024: 73.1 val / 72.0 test mIoU)."""
-    published = {"cityscapes_val_miou": 73.1, "cityscapes_test_miou": 72.0}
-    return _pp_liteseg("pp_liteseg_t", "stdc1", (128, 64, 32), published, **kwargs)
+    return build_model(
+        PPLiteSeg, "pp_liteseg_t", dict(backbone="stdc1", decoder_channels=(128, 64, 32)), **kwargs
+    )
 
 
 @register_model
 def pp_liteseg_b(**kwargs: Any) -> PPLiteSeg:
     """PP-LiteSeg-B (STDC2; paper at 512x1024: 75.3 val / 73.9 test mIoU)."""
-    published = {"cityscapes_val_miou": 75.3, "cityscapes_test_miou": 73.9}
-    return _pp_liteseg("pp_liteseg_b", "stdc2", (128, 96, 64), published, **kwargs)
+    return build_model(
+        PPLiteSeg, "pp_liteseg_b", dict(backbone="stdc2", decoder_channels=(128, 96, 64)), **kwargs
+    )

@@ -21,19 +21,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
-from ffseg.layers.init import kaiming_init_
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.lightweight import SEBlock
-from ffseg.layers.resample import resize_to
-from ffseg.models._base import FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.models._base import FeatureInfo, SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 
 __all__ = ["DBlock", "RegSeg", "RegSegEncoder"]
 
-REGSEG_PAPER = (
-    "Gao, Rethinking Dilated Convolution for Real-time Semantic Segmentation, arXiv 2111.09957"
-)
+PAPER = "Gao, Rethinking Dilated Convolution for Real-time Semantic Segmentation, arXiv 2111.09957"
 STRIDE16_DILATIONS = ((1, 1), (1, 2)) + ((1, 4),) * 4 + ((1, 14),) * 6
 
 
@@ -102,11 +99,14 @@ class RegSegEncoder(nn.Module):
         return [x4, x8, self.stage16(x8)]
 
 
-class RegSeg(nn.Module):
+class RegSeg(SegModel):
     """RegSeg with the paper's decoder26 (stride-4 logits)."""
 
+    encoder_attr = "backbone"
+    classifier_path = "cls"
+
     def __init__(self, num_classes: int = 19) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         self.backbone = RegSegEncoder()
         self.head16 = ConvBNAct(320, 128, 1)
         self.head8 = ConvBNAct(128, 128, 1)
@@ -114,8 +114,6 @@ class RegSeg(nn.Module):
         self.conv8 = ConvBNAct(128, 64, 3)
         self.conv4 = ConvBNAct(64 + 8, 64, 3)
         self.cls = nn.Conv2d(64, num_classes, 1)
-        self.num_classes = num_classes
-        self.encoder_prefix = "backbone."
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,30 +123,18 @@ class RegSeg(nn.Module):
         y = resize_to(self.conv8(y), x4.shape[-2:], "bilinear_half")
         return self.cls(self.conv4(torch.cat([self.head4(x4), y], dim=1)))
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """RegSeg has no auxiliary heads."""
-        return SegOutput(self(x))
 
-    def feature_encoder(self) -> RegSegEncoder:
-        """The encoder (shared modules) for ``features_only``."""
-        return self.backbone
+default_cfgs = {
+    "regseg": zoo_cfg(
+        family="regseg",
+        paper=PAPER,
+        output_stride=4,
+        published={"cityscapes_val_miou": 78.13, "cityscapes_test_miou": 78.3},
+    ),
+}
 
 
 @register_model
 def regseg(**kwargs: Any) -> RegSeg:
     """RegSeg (paper: 78.13 val mIoU, 78.3 test, from scratch at 1024x2048)."""
-    model = RegSeg(**kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture="regseg",
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=4,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_val_miou": 78.13, "cityscapes_test_miou": 78.3},
-        license="ffseg implementation (Apache-2.0), written from the paper; no official weights.",
-        paper=REGSEG_PAPER,
-        family="regseg",
-        classifier="cls",
-        min_input_size=(64, 64),
-    )
-    return model
+    return build_model(RegSeg, "regseg", **kwargs)

@@ -231,12 +231,30 @@ class ResNetEncoder(nn.Module):
         return [getattr(self, f"layer{i}") for i in range(1, self.num_stages + 1)]
 
 
-def build_backbone(name: str, first_stage_stride: int = 1) -> ResNetEncoder:
-    """Build a named encoder from :data:`BACKBONES` (e.g. ``"resnet40s"``)."""
+def build_backbone(
+    name: str,
+    first_stage_stride: int = 1,
+    stem: str | None = None,
+    *,
+    family: str = "",
+    choices: Sequence[str] | None = None,
+) -> ResNetEncoder:
+    """Build a named encoder from :data:`BACKBONES` (e.g. ``"resnet40s"``).
+
+    ``stem`` optionally replaces the named encoder's stem letter (``"A"``/``"B"``/``"C"``).
+    ``family`` and ``choices`` (default: all of :data:`BACKBONES`) are the model family asking
+    and the encoders it supports, for the check and its error message.
+    """
     key = name.lower()
-    if key not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    allowed = tuple(BACKBONES) if choices is None else tuple(choices)
+    if key not in allowed or key not in BACKBONES:
+        what = f"{family} backbone" if family else "backbone"
+        raise ValueError(f"unknown {what} {name!r}; choose one of {', '.join(allowed)}")
     spec = BACKBONES[key]
     return ResNetEncoder(
-        spec.stem, _BLOCKS[spec.block], spec.depths, spec.widths, first_stage_stride
+        spec.stem if stem is None else stem.upper(),
+        _BLOCKS[spec.block],
+        spec.depths,
+        spec.widths,
+        first_stage_stride,
     )

@@ -11,7 +11,8 @@ applied twice with separate BNs). The finest level (1/4) is classified by a 1x1 
 The S-block's weight sharing is the paper's; with it the network has 14.28 M parameters.
 The zoo's reference (16.04 M) gives the two convs of each S-block separate weights:
 ``ShelfNet(shared_sblock=False)`` builds that variant (16.04 M). The paper's 23.5 M is the
-ResNet-50 model.
+ResNet-50 model. ``backbone=`` takes the paper's deeper encoders (``"resnet50"``,
+``"resnet101"``) or ``"resnet34"``; the column widths stay ``widths``.
 """
 
 from __future__ import annotations
@@ -21,18 +22,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import ConvBNAct, conv3x3
-from ffseg.layers.init import kaiming_init_
-from ffseg.models._base import PretrainedCfg, SegOutput
+from ffseg.layers import ConvBNAct, FullConvBNAct, conv3x3, kaiming_init_
+from ffseg.models._base import SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models.linknet import full_conv
-from ffseg.models.resnet import ResNetEncoder, build_backbone
+from ffseg.models._zoo import zoo_cfg
+from ffseg.models.resnet import build_backbone
 
-__all__ = ["SBlock", "ShelfColumn", "ShelfNet"]
+__all__ = ["BACKBONES", "SBlock", "ShelfColumn", "ShelfNet"]
 
 PAPER = "Zhuang et al., ShelfNet for Fast Semantic Segmentation, ICCV Workshops 2019"
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
+#: Encoders ``backbone=`` accepts (torchvision ResNets).
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 
 
 class SBlock(nn.Module):
@@ -72,12 +73,7 @@ class ShelfColumn(nn.Module):
         self.blocks = nn.ModuleList(SBlock(widths[i], shared) for i in levels)
         if decode:  # level i+1 -> i
             self.steps = nn.ModuleList(
-                nn.Sequential(
-                    full_conv(widths[i + 1], widths[i]),
-                    nn.BatchNorm2d(widths[i]),
-                    nn.ReLU(inplace=True),
-                )
-                for i in range(n - 1)
+                FullConvBNAct(widths[i + 1], widths[i]) for i in range(n - 1)
             )
         else:  # level i -> i+1
             self.steps = nn.ModuleList(
@@ -103,10 +99,10 @@ class ShelfColumn(nn.Module):
         return out
 
 
-class ShelfNet(nn.Module):
+class ShelfNet(SegModel):
     """ShelfNet on a ResNet encoder (see the module docstring)."""
 
-    encoder_prefix = "encoder."
+    classifier_path = "classifier"
 
     def __init__(
         self,
@@ -115,11 +111,8 @@ class ShelfNet(nn.Module):
         widths: tuple[int, ...] = (32, 64, 128, 256),
         shared_sblock: bool = True,
     ) -> None:
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
-        self.encoder = build_backbone(backbone)
+        super().__init__(num_classes)
+        self.encoder = build_backbone(backbone, family="shelfnet", choices=BACKBONES)
         w = list(widths)
         self.reduce = nn.ModuleList(
             ConvBNAct(c, out, 1) for c, out in zip(self.encoder.out_channels, w)
@@ -128,16 +121,6 @@ class ShelfNet(nn.Module):
         self.column3 = ShelfColumn(w, decode=False, shared=shared_sblock)
         self.column4 = ShelfColumn(w, decode=True, shared=shared_sblock)
         self.classifier = nn.Conv2d(w[0], num_classes, 1)
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="shelfnet",
-            num_classes=num_classes,
-            output_stride=4,
-            classifier="classifier",
-            paper=PAPER,
-            license=LICENSE,
-            family="shelfnet",
-            min_input_size=(32, 32),
-        )
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -146,20 +129,15 @@ class ShelfNet(nn.Module):
         feats = self.column4(self.column3(self.column2(feats)))
         return self.classifier(feats[0])
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Training outputs: this ShelfNet has no auxiliary heads."""
-        return SegOutput(self(x))
 
-    def feature_encoder(self) -> ResNetEncoder:
-        """The ResNet encoder (shares this model's weights) for ``features_only``."""
-        return self.encoder
+default_cfgs = {
+    "shelfnet": zoo_cfg(family="shelfnet", paper=PAPER, output_stride=4, min_input_size=(32, 32)),
+}
 
 
 @register_model
 def shelfnet(**kwargs: Any) -> ShelfNet:
     """ShelfNet with ResNet-18 and the paper's shared-weights S-blocks."""
-    model = ShelfNet("resnet18", **kwargs)
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
+    return build_model(
+        ShelfNet, "shelfnet", dict(backbone="resnet18", shared_sblock=True), **kwargs
     )
-    return model

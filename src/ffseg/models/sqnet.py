@@ -24,16 +24,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
-from ffseg.layers.init import kaiming_init_
-from ffseg.models._base import PretrainedCfg, SegOutput
+from ffseg.layers import ConvBNAct, FullConvBNAct, full_conv, kaiming_init_
+from ffseg.layers.classifier import fresh_classifier
+from ffseg.models._base import SegModel
+from ffseg.models._builder import attach_cfg, build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 from ffseg.models.squeezenet import SqueezeNetEncoder
 
 __all__ = ["BypassRefinement", "ParallelDilatedConv", "SQNet"]
 
-SQNET_PAPER = (
+PAPER = (
     "Treml et al., Speeding up Semantic Segmentation for Autonomous Driving, NIPS Workshop "
     "MLITS 2016"
 )
@@ -68,33 +69,24 @@ class BypassRefinement(nn.Module):
         return self.fuse(torch.cat([self.skip(skip), up], dim=1))
 
 
-class UpConv(nn.Sequential):
-    """x2 transposed conv (3x3) -> BN -> ELU."""
-
-    def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(
-            nn.ConvTranspose2d(cin, cout, 3, 2, 1, output_padding=1, bias=False),
-            nn.BatchNorm2d(cout),
-            _elu(),
-        )
-
-
-class SQNet(nn.Module):
+class SQNet(SegModel):
     """SQNet with a SqueezeNet 1.1 encoder (full-resolution logits)."""
 
+    encoder_attr = "backbone"
+    classifier_path = "cls"
+    supports_dynamic_shapes = False
+
     def __init__(self, num_classes: int = 19) -> None:
-        super().__init__()
+        super().__init__(num_classes)
         self.backbone = SqueezeNetEncoder(act=_elu)
         self.pdc = ParallelDilatedConv(512, 128)
-        self.up16 = UpConv(128, 128)
+        self.up16 = FullConvBNAct(128, 128, act=_elu)
         self.refine8 = BypassRefinement(256, 128, 128)
-        self.up8 = UpConv(128, 128)
+        self.up8 = FullConvBNAct(128, 128, act=_elu)
         self.refine4 = BypassRefinement(128, 128, 64)
-        self.up4 = UpConv(64, 64)
+        self.up4 = FullConvBNAct(64, 64, act=_elu)
         self.refine2 = BypassRefinement(64, 64, num_classes)
-        self.cls = nn.ConvTranspose2d(num_classes, num_classes, 3, 2, 1, output_padding=1)
-        self.num_classes = num_classes
-        self.encoder_prefix = "backbone."
+        self.cls = full_conv(num_classes, num_classes, bias=True)
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -105,31 +97,30 @@ class SQNet(nn.Module):
         y = self.refine2(x2, self.up4(y))
         return self.cls(y)
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """SQNet has no auxiliary heads."""
-        return SegOutput(self(x))
+    def class_layer_paths(self) -> list[str]:
+        """``refine2.fuse`` (it already outputs class maps) and the final classifier."""
+        return ["refine2.fuse", self.classifier_path]
 
-    def feature_encoder(self) -> SqueezeNetEncoder:
-        """The SqueezeNet encoder (shared modules) for ``features_only``."""
-        return self.backbone
+    def reset_classifier(self, num_classes: int) -> None:
+        """Also rebuild ``refine2.fuse``: SQNet's last refinement already outputs class maps."""
+        old = self.refine2.fuse[0]
+        fuse = ConvBNAct(old.in_channels, num_classes, 3, act=_elu)
+        kaiming_init_(fuse)
+        self.refine2.fuse = fuse.to(old.weight.device, old.weight.dtype)
+        self.cls = fresh_classifier(self.cls, num_classes, in_channels=num_classes)
+        self.num_classes = num_classes
+        if hasattr(self, "pretrained_cfg"):
+            attach_cfg(self, self.pretrained_cfg)
+
+
+default_cfgs = {
+    "sqnet": zoo_cfg(
+        family="sqnet", paper=PAPER, output_stride=1, published={"cityscapes_test_miou": 59.8}
+    ),
+}
 
 
 @register_model
 def sqnet(**kwargs: Any) -> SQNet:
     """SQNet (paper: 59.8 Cityscapes test mIoU at 1024x2048)."""
-    model = SQNet(**kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture="sqnet",
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=1,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_test_miou": 59.8},
-        license="ffseg implementation (Apache-2.0), written from the paper; no official weights.",
-        paper=SQNET_PAPER,
-        family="sqnet",
-        classifier="cls",
-        onnx_dynamic_shapes=False,
-        min_input_size=(64, 64),
-    )
-    return model
+    return build_model(SQNet, "sqnet", **kwargs)

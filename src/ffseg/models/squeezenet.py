@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ffseg.models._base import FeatureInfo
+from ffseg.models._features import TappedSequential
 
 __all__ = ["Fire", "SqueezeNetEncoder"]
 
@@ -54,12 +54,11 @@ class Fire(nn.Module):
 _OUT_INDICES = (1, 4, 7, 12)
 
 
-class SqueezeNetEncoder(nn.Module):
+class SqueezeNetEncoder(TappedSequential):
     """SqueezeNet 1.1 ``features`` returning 4 feature maps (strides 2, 4, 8, 16)."""
 
     def __init__(self, act: Callable[[], nn.Module] = nn.ReLU) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
+        features = nn.Sequential(
             nn.Conv2d(3, 64, 3, 2, padding=1),
             act(),
             nn.MaxPool2d(3, 2, ceil_mode=True),
@@ -74,17 +73,4 @@ class SqueezeNetEncoder(nn.Module):
             Fire(384, 64, 256, 256, act),
             Fire(512, 64, 256, 256, act),
         )
-        channels = (64, 128, 256, 512)
-        self.feature_info = [
-            FeatureInfo(c, 2 ** (i + 1), f"features.{idx}")
-            for i, (c, idx) in enumerate(zip(channels, _OUT_INDICES))
-        ]
-        self.out_channels = list(channels)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        feats = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in _OUT_INDICES:
-                feats.append(x)
-        return feats
+        super().__init__(features, _OUT_INDICES, (64, 128, 256, 512))

@@ -7,10 +7,12 @@ its second conv and average-pools the first conv's output before concatenation. 
 
 The segmentation network follows the paper's BiSeNet-style decoder: attention refinement modules
 (ARM) on stages 4 and 5 plus a global-average-pool context, 1x1 projections to 256 channels,
-a feature fusion module (FFM) with stage 3 at stride 8, and a 3x3 conv + 1x1 seg head. It ends
-with a fixed bilinear x8 upsampling, so ``forward`` returns stride-8 logits. The detail head (a
-3x3 conv + 1x1 conv to one channel on stage 3, trained against Laplacian boundaries) runs only in
-``forward_train`` (``AuxOutput(kind="detail", weight=1.0)``).
+a feature fusion module (FFM) with stage 3 at stride 8, and a 3x3 conv + 1x1 seg head that
+predicts at stride 8: ``forward`` returns stride-8 logits (``output_stride=8``); the paper's
+final bilinear x8 upsampling to the input size is left to ffseg's evaluator and loss. The
+detail head (a 3x3 conv + 1x1 conv to one channel on stage 3, trained against Laplacian
+boundaries) runs only in ``forward_train`` (``AuxOutput(kind="detail", weight=1.0)``).
+``backbone=`` is ``"stdc1"`` or ``"stdc2"`` (the variants pick their own).
 
 Parameters (19 classes, inference graph without the detail head): stdc1 7.789 M (reference
 7.79 M), stdc2 11.820 M (reference 11.82 M); the detail head adds 0.148 M for training only.
@@ -24,18 +26,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers.conv_bn_act import ConvBNAct
+from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.fusion import AttentionRefinementModule, FeatureFusionModule, SegHead
-from ffseg.layers.init import kaiming_init_
-from ffseg.layers.resample import resize_to
-from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegOutput
+from ffseg.models._base import AuxOutput, FeatureInfo, PretrainedCfg, SegModel, SegOutput
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
+from ffseg.models._zoo import zoo_cfg
 
-__all__ = ["STDC_PAPER", "STDCEncoder", "STDCModule", "STDCSeg"]
+__all__ = ["STDC_DEPTHS", "STDCEncoder", "STDCModule", "STDCSeg", "stdc_encoder"]
 
-STDC_PAPER = "Fan et al., Rethinking BiSeNet For Real-time Semantic Segmentation (STDC), CVPR 2021"
-STDC_LICENSE = "ffseg implementation (Apache-2.0), written from the paper; no official weights."
+PAPER = "Fan et al., Rethinking BiSeNet For Real-time Semantic Segmentation (STDC), CVPR 2021"
+#: Modules per stage 3-5 of each STDC encoder (the names ``backbone=`` accepts).
 STDC_DEPTHS = {"stdc1": (2, 2, 2), "stdc2": (4, 5, 3)}
 
 
@@ -87,12 +88,23 @@ class STDCEncoder(nn.Module):
         return feats
 
 
-class STDCSeg(nn.Module):
+def stdc_encoder(name: str, family: str) -> STDCEncoder:
+    """The STDC encoder ``name`` (``"stdc1"`` / ``"stdc2"``) for ``family``'s ``backbone=``."""
+    if name.lower() not in STDC_DEPTHS:
+        raise ValueError(
+            f"unknown {family} backbone {name!r}; choose one of {', '.join(STDC_DEPTHS)}"
+        )
+    return STDCEncoder(STDC_DEPTHS[name.lower()])
+
+
+class STDCSeg(SegModel):
     """STDC segmentation network (stride-8 logits; detail head in ``forward_train``)."""
 
-    def __init__(self, encoder: str = "stdc1", num_classes: int = 19, width: int = 256) -> None:
-        super().__init__()
-        self.backbone = STDCEncoder(STDC_DEPTHS[encoder])
+    encoder_attr = "backbone"
+
+    def __init__(self, backbone: str = "stdc1", num_classes: int = 19, width: int = 256) -> None:
+        super().__init__(num_classes)
+        self.backbone = stdc_encoder(backbone, "stdc")
         c8, c16, c32 = self.backbone.out_channels[2:]
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.arm32 = AttentionRefinementModule(c32)
@@ -102,8 +114,6 @@ class STDCSeg(nn.Module):
         self.ffm = FeatureFusionModule(c8 + width, 128)
         self.head = SegHead(128, 128, num_classes)
         self.aux_heads = nn.ModuleDict({"detail": SegHead(c8, 64, 1)})
-        self.num_classes = num_classes
-        self.encoder_prefix = "backbone."
         kaiming_init_(self)
 
     def _decode(self, feats: list[torch.Tensor]) -> torch.Tensor:
@@ -124,38 +134,24 @@ class STDCSeg(nn.Module):
         aux = [AuxOutput("detail", detail, weight=1.0, kind="detail")]
         return SegOutput(self._decode(feats), aux)
 
-    def feature_encoder(self) -> STDCEncoder:
-        """The STDC encoder (shared modules) for ``features_only``."""
-        return self.backbone
+
+def _cfg(**published: float) -> PretrainedCfg:
+    return zoo_cfg(family="stdc", paper=PAPER, output_stride=8, published=published)
 
 
-def _stdc(name: str, encoder: str, published: dict[str, float], **kwargs: Any) -> STDCSeg:
-    model = STDCSeg(encoder, **kwargs)
-    model.pretrained_cfg = PretrainedCfg(
-        architecture=name,
-        num_classes=model.num_classes,
-        input_size=(3, 1024, 2048),
-        output_stride=8,
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published=published,
-        license=STDC_LICENSE,
-        paper=STDC_PAPER,
-        family="stdc",
-        classifier="head.cls",
-        min_input_size=(64, 64),
-    )
-    return model
+default_cfgs = {
+    "stdc1": _cfg(cityscapes_val_miou=74.5, cityscapes_test_miou=75.3),
+    "stdc2": _cfg(cityscapes_val_miou=77.0, cityscapes_test_miou=76.8),
+}
 
 
 @register_model
 def stdc1(**kwargs: Any) -> STDCSeg:
     """STDC1-Seg (paper, "Seg75" at 768x1536: 74.5 val / 75.3 test mIoU)."""
-    published = {"cityscapes_val_miou": 74.5, "cityscapes_test_miou": 75.3}
-    return _stdc("stdc1", "stdc1", published, **kwargs)
+    return build_model(STDCSeg, "stdc1", dict(backbone="stdc1"), **kwargs)
 
 
 @register_model
 def stdc2(**kwargs: Any) -> STDCSeg:
     """STDC2-Seg (paper, "Seg75" at 768x1536: 77.0 val / 76.8 test mIoU)."""
-    published = {"cityscapes_val_miou": 77.0, "cityscapes_test_miou": 76.8}
-    return _stdc("stdc2", "stdc2", published, **kwargs)
+    return build_model(STDCSeg, "stdc2", dict(backbone="stdc2"), **kwargs)

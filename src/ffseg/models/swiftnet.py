@@ -8,8 +8,13 @@ a 1x1 lateral projection of an encoder stage (1/16, 1/8, 1/4) to the bilinearly 
 coarser features and blending with a 3x3 conv, all with 128 channels and pre-activation
 BN-ReLU-Conv units. A BN-ReLU-1x1 classifier predicts at 1/4 (``output_stride=4``).
 
+``backbone=`` picks another ImageNet encoder: the paper's second one, ``"mobilenetv2"`` (its
+last four levels feed the decoder), or a deeper torchvision ResNet (``"resnet34"``,
+``"resnet50"``, ``"resnet101"``).
+
 Parameters: 11.81 M (paper: 11.8 M; reference: 11.95 M, -1.2 %). Adaptive pooling to fixed
-grids makes ONNX export static-shape only.
+grids makes ONNX export static-shape only, and the grids' aspect ratio, read from the input as a
+Python number, makes a ``torch.jit.trace`` valid only at the traced size.
 """
 
 from __future__ import annotations
@@ -19,21 +24,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.classes import CITYSCAPES_CLASSES
-from ffseg.layers import resize_to
-from ffseg.layers.init import kaiming_init_
+from ffseg.layers import kaiming_init_, resize_to
 from ffseg.layers.pyramid import BNActConv, SpatialPyramidPooling
-from ffseg.models._base import PretrainedCfg, SegOutput
+from ffseg.models._base import SegModel
+from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models.resnet import ResNetEncoder, build_backbone
+from ffseg.models._zoo import zoo_cfg
+from ffseg.models.mobilenetv2 import MobileNetV2Encoder
+from ffseg.models.resnet import build_backbone
 
-__all__ = ["SwiftNet", "UpsampleModule"]
+__all__ = ["BACKBONES", "SwiftNet", "UpsampleModule"]
 
 PAPER = (
     "Oršić et al., In Defense of Pre-trained ImageNet Architectures for Real-time Semantic "
     "Segmentation of Road-driving Images, CVPR 2019"
 )
-LICENSE = "ffseg implementation: Apache-2.0 (no official weights bundled)"
+#: Encoders ``backbone=`` accepts (ImageNet encoders with torchvision key names).
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "mobilenetv2")
 
 
 class UpsampleModule(nn.Module):
@@ -49,57 +56,50 @@ class UpsampleModule(nn.Module):
         return self.blend(skip + resize_to(coarse, skip.shape[-2:], "bilinear_half"))
 
 
-class SwiftNet(nn.Module):
-    """Single-scale SwiftNet on a ResNet encoder (see the module docstring)."""
+class SwiftNet(SegModel):
+    """Single-scale SwiftNet on an ImageNet encoder (see the module docstring)."""
 
-    encoder_prefix = "encoder."
+    classifier_path = "head.2"
+    supports_dynamic_shapes = False
+    supports_torchscript = False
 
-    def __init__(self, backbone: str = "resnet18", num_classes: int = 19, channels: int = 128):
-        super().__init__()
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = num_classes
-        self.encoder = build_backbone(backbone)
-        c4, c8, c16, c32 = self.encoder.out_channels
+    def __init__(
+        self, backbone: str = "resnet18", num_classes: int = 19, channels: int = 128
+    ) -> None:
+        super().__init__(num_classes)
+        if backbone.lower() not in BACKBONES:
+            raise ValueError(
+                f"unknown swiftnet backbone {backbone!r}; choose one of {', '.join(BACKBONES)}"
+            )
+        self.encoder = (
+            MobileNetV2Encoder() if backbone.lower() == "mobilenetv2" else build_backbone(backbone)
+        )
+        c4, c8, c16, c32 = self.encoder.out_channels[-4:]
         self.spp = SpatialPyramidPooling(c32, channels, channels // 4, channels)
         self.up = nn.ModuleList(UpsampleModule(c, channels) for c in (c16, c8, c4))
         self.head = BNActConv(channels, num_classes, 1, bias=True)
-        self.pretrained_cfg = PretrainedCfg(
-            architecture="swiftnet",
-            num_classes=num_classes,
-            output_stride=4,
-            classifier="head.2",
-            paper=PAPER,
-            license=LICENSE,
-            family="swiftnet",
-            onnx_dynamic_shapes=False,
-            min_input_size=(64, 64),
-        )
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits at 1/4 of the input size."""
-        f4, f8, f16, f32 = self.encoder(x)
+        f4, f8, f16, f32 = self.encoder(x)[-4:]
         y = self.spp(f32)
         for module, skip in zip(self.up, (f16, f8, f4)):
             y = module(y, skip)
         return self.head(y)
 
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Training outputs: SwiftNet has no auxiliary heads."""
-        return SegOutput(self(x))
 
-    def feature_encoder(self) -> ResNetEncoder:
-        """The ResNet encoder (shares this model's weights) for ``features_only``."""
-        return self.encoder
+default_cfgs = {
+    "swiftnet": zoo_cfg(
+        family="swiftnet",
+        paper=PAPER,
+        output_stride=4,
+        published={"cityscapes_val_miou": 75.4, "cityscapes_test_miou": 75.5},
+    ),
+}
 
 
 @register_model
 def swiftnet(**kwargs: Any) -> SwiftNet:
     """SwiftNet-RN18 single scale (paper: 75.4 Cityscapes val / 75.5 test mIoU)."""
-    model = SwiftNet("resnet18", **kwargs)
-    model.pretrained_cfg = model.pretrained_cfg.replace(
-        classes=CITYSCAPES_CLASSES if model.num_classes == 19 else None,
-        published={"cityscapes_val_miou": 75.4, "cityscapes_test_miou": 75.5},
-    )
-    return model
+    return build_model(SwiftNet, "swiftnet", dict(backbone="resnet18"), **kwargs)

@@ -61,12 +61,18 @@ def _folder(root: Any, split: str, transforms: Any, **kw: Any) -> FolderDataset:
 
 #: name -> factory(root, split, transforms, **kwargs)
 DATASETS: dict[str, Callable[..., Any]] = {
-    "cityscapes": lambda root, split, transforms, **kw: Cityscapes(root, split, transforms=transforms, **kw),
-    "camvid": lambda root, split, transforms, **kw: CamVid(root, split, transforms=transforms, **kw),
+    "cityscapes": lambda root, split, transforms, **kw: Cityscapes(
+        root, split, transforms=transforms, **kw
+    ),
+    "camvid": lambda root, split, transforms, **kw: CamVid(
+        root, split, transforms=transforms, **kw
+    ),
     "folder": _folder,
-    "imagenet": lambda root, split, transforms, **kw: ImageFolderClassification(root, split, transforms=transforms, **kw),
+    "imagenet": lambda root, split, transforms, **kw: ImageFolderClassification(
+        root, split, transforms=transforms, **kw
+    ),
     "synthetic": lambda root, split, transforms, **kw: SyntheticScenes(transforms=transforms, **kw),
-}  # fmt: skip
+}
 
 
 def build_dataset(

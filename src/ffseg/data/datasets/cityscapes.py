@@ -37,13 +37,13 @@ __all__ = [
     "trainid_to_labelid",
 ]
 
+#: Official label id of each of the 19 train ids (road, sidewalk, building, ..., bicycle).
+_TRAIN_LABEL_IDS = (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 31, 32, 33)
 #: Official label id -> train id (the 34 ids + license plate -1); 255 = ignored in evaluation.
 CITYSCAPES_ID_TO_TRAINID: dict[int, int] = {
-    -1: 255, 0: 255, 1: 255, 2: 255, 3: 255, 4: 255, 5: 255, 6: 255, 7: 0, 8: 1, 9: 255,
-    10: 255, 11: 2, 12: 3, 13: 4, 14: 255, 15: 255, 16: 255, 17: 5, 18: 255, 19: 6, 20: 7,
-    21: 8, 22: 9, 23: 10, 24: 11, 25: 12, 26: 13, 27: 14, 28: 15, 29: 255, 30: 255, 31: 16,
-    32: 17, 33: 18,
-}  # fmt: skip
+    label: _TRAIN_LABEL_IDS.index(label) if label in _TRAIN_LABEL_IDS else IGNORE_INDEX
+    for label in range(-1, 34)
+}
 
 _SPLITS = ("train", "val", "test", "train_extra")
 _MODES = {"fine": "gtFine", "coarse": "gtCoarse"}
@@ -63,8 +63,8 @@ def labelid_to_trainid(label_ids: np.ndarray) -> np.ndarray:
     arr = np.where(arr == -1, 255, arr)
     lut = cityscapes_label_lut()
     if arr.size and (arr.min() < 0 or arr.max() > 255 or (lut[arr] < 0).any()):
-        bad = np.unique(arr[(arr < 0) | (arr > 255)]) if (arr.min() < 0 or arr.max() > 255) \
-            else np.unique(arr[lut[arr] < 0])  # fmt: skip
+        out_of_range = (arr < 0) | (arr > 255)
+        bad = np.unique(arr[out_of_range] if out_of_range.any() else arr[lut[arr] < 0])
         raise DataError(f"Values {bad.tolist()[:10]} are not Cityscapes label ids (-1..33).")
     return lut[arr].astype(np.int64)
 
@@ -115,9 +115,10 @@ class Cityscapes(FileSegDataset):
             )
         root = require_dir(root, "Cityscapes root", "It must contain leftImg8bit/ and gtFine/.")
         img_root = require_dir(
-            root / "leftImg8bit" / split, "Cityscapes image folder",
+            root / "leftImg8bit" / split,
+            "Cityscapes image folder",
             f"Extract leftImg8bit_trainvaltest.zip (or _trainextra) into {str(root)!r}.",
-        )  # fmt: skip
+        )
         gt_name = _MODES[mode]
         gt_root = root / gt_name / split
         pseudo = _index_pseudo_labels(pseudo_label_dir) if pseudo_label_dir else {}

@@ -90,8 +90,9 @@ class FolderDataset(FileSegDataset):
         else:
             if ann_dir is None:
                 raise DataError("FolderDataset needs ann_dir (mask folder) or list_file.")
-            samples = self._pair(img_dir, require_dir(ann_dir, "Annotation folder"),
-                                 img_suffix, ann_suffix)  # fmt: skip
+            samples = self._pair(
+                img_dir, require_dir(ann_dir, "Annotation folder"), img_suffix, ann_suffix
+            )
         lut = self._build_lut(reduce_zero_label, label_map)
         super().__init__(samples, lut, transforms)
         self.img_dir = img_dir

@@ -25,9 +25,10 @@ class ImageFolderClassification(Dataset):
 
     def __init__(self, root: str | Path, split: str = "train", transforms: Any = None) -> None:
         folder = require_dir(
-            Path(root) / split, f"ImageNet-style split {split!r}",
+            Path(root) / split,
+            f"ImageNet-style split {split!r}",
             "Expected <root>/<split>/<class_name>/<image> folders.",
-        )  # fmt: skip
+        )
         try:
             self._folder = ImageFolder(str(folder), loader=read_image)
         except FileNotFoundError as exc:

@@ -10,11 +10,17 @@ import torch
 from torchvision import tv_tensors
 
 from ffseg.data.datasets.base import SegDataset, Transform, generate_palette
+from ffseg.data.views import mix_seed
 
 __all__ = ["SYNTHETIC_CLASSES", "SyntheticScenes"]
 
 #: Names of the first classes; classes beyond these are textured "object_k" shapes.
 SYNTHETIC_CLASSES: tuple[str, ...] = ("sky", "road", "building", "vegetation", "car")
+
+#: Memory a dataset may use to cache its drawn scenes (per process).
+CACHE_BYTES = 256 * 2**20
+#: Bytes a cached scene takes per pixel: 3 uint8 colour channels + an int64 label.
+BYTES_PER_PIXEL = 3 + 8
 
 # Base colours (RGB, 0..1) of the named classes and of extra object classes.
 _BASE = {
@@ -54,10 +60,9 @@ class SyntheticScenes(SegDataset):
         names = SYNTHETIC_CLASSES[:num_classes]
         self.classes = names + tuple(f"object_{k}" for k in range(len(names), num_classes))
         self.palette = generate_palette(num_classes)
-        # scenes are cached in memory (per process) when they fit in ~256 MB
-        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = (
-            {} if n * self.size[0] * self.size[1] * 11 <= 256 * 2**20 else None
-        )
+        # scenes are cached in memory (per process) when they fit in CACHE_BYTES
+        fits = n * self.size[0] * self.size[1] * BYTES_PER_PIXEL <= CACHE_BYTES
+        self._cache: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = {} if fits else None
 
     def __len__(self) -> int:
         return self.n
@@ -71,7 +76,7 @@ class SyntheticScenes(SegDataset):
         if self._cache is not None and index in self._cache:
             image, mask = self._cache[index]
         else:
-            image, mask = _draw_scene(self.size, self.num_classes, self.seed * 1_000_003 + index)
+            image, mask = _draw_scene(self.size, self.num_classes, mix_seed(self.seed, index))
             if self._cache is not None:
                 self._cache[index] = (image, mask)
         return tv_tensors.Image(image.clone()), tv_tensors.Mask(mask.clone())

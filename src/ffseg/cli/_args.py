@@ -1,0 +1,186 @@
+"""Argument groups shared by the verbs: one flag, one meaning, in every verb.
+
+Old spellings stay accepted as hidden aliases (``--size``, ``--root``, ``--batch``, ``--amp``,
+``--bf16``, ``--limit``, ...). Every option's help shows its default.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from ffseg.cli._help import HelpFormatter
+from ffseg.data import DATASETS, build_dataset, eval_transforms
+from ffseg.deploy.bench import ImageSource
+from ffseg.deploy.samples import first_images
+from ffseg.engine.distributed import resolve_device
+from ffseg.models import PretrainedCfg, load_model
+
+__all__ = [
+    "HelpFormatter",
+    "add_alias",
+    "add_batch_size_arg",
+    "add_data_args",
+    "add_device_args",
+    "add_input_size_arg",
+    "add_model_args",
+    "add_num_images_arg",
+    "add_precision_arg",
+    "dataset_from_args",
+    "device_from_args",
+    "image_source",
+    "model_from_args",
+]
+
+
+def add_alias(p: argparse.ArgumentParser, *flags: str, dest: str, **kwargs: Any) -> None:
+    """An old spelling of an option: same destination, hidden from ``--help``."""
+    p.add_argument(*flags, dest=dest, help=argparse.SUPPRESS, **kwargs)
+
+
+def add_model_args(
+    p: argparse.ArgumentParser, *, required: bool = False, multiple: bool = False
+) -> None:
+    """``--model``, ``--weights`` (a checkpoint file or a ``save_pretrained`` folder),
+    ``--num-classes``."""
+    if multiple:
+        p.add_argument(
+            "--model", action="append", default=[], help="model name or fnmatch pattern (repeat)"
+        )
+    else:
+        p.add_argument(
+            "--model",
+            required=required,
+            help="registered model name or official alias (optional with a --weights folder)",
+        )
+    p.add_argument(
+        "--weights",
+        help="a checkpoint file (.pth/.pt/.safetensors) or a save_pretrained folder "
+        "(default: random initialisation)",
+    )
+    p.add_argument(
+        "--num-classes", type=int, help="output classes (default: the model's, or the data's)"
+    )
+
+
+def add_data_args(p: argparse.ArgumentParser, *, required: bool = False, purpose: str = "") -> None:
+    """``--data``, ``--data-root`` (old ``--root``) and the options of particular datasets."""
+    what = f" for {purpose}" if purpose else ""
+    p.add_argument(
+        "--data", required=required, choices=sorted(DATASETS), help=f"dataset type{what}"
+    )
+    p.add_argument("--data-root", help="dataset folder (not needed for synthetic)")
+    add_alias(p, "--root", dest="data_root")
+    p.add_argument(
+        "--cityscapes-mode", default="fine", choices=("fine", "coarse"), help="gtFine or gtCoarse"
+    )
+    p.add_argument("--classes", help="folder data: comma-separated class names")
+    p.add_argument("--img-suffix", default=".jpg", help="folder data: image file suffix")
+    p.add_argument("--ann-suffix", default=".png", help="folder data: mask file suffix")
+    p.add_argument(
+        "--reduce-zero-label", action="store_true", help="folder data: 0 -> ignore, v -> v-1"
+    )
+
+
+def add_input_size_arg(
+    p: argparse.ArgumentParser, help: str, *, multiple: bool = False, size_alias: bool = True
+) -> None:
+    """``--input-size H W`` (old ``--size`` where it meant the same)."""
+    kwargs: dict[str, Any] = dict(nargs=2, type=int, metavar=("H", "W"))
+    if multiple:
+        kwargs["action"] = "append"
+    p.add_argument("--input-size", help=help, **kwargs)
+    if size_alias:
+        add_alias(p, "--size", dest="input_size", **kwargs)
+
+
+def add_batch_size_arg(p: argparse.ArgumentParser, default: int = 1, help: str = "") -> None:
+    """``--batch-size`` (old ``--batch``)."""
+    p.add_argument("--batch-size", type=int, default=default, help=help or "images per batch")
+    add_alias(p, "--batch", dest="batch_size", type=int)
+
+
+def add_precision_arg(
+    p: argparse.ArgumentParser,
+    choices: Sequence[str] = ("fp32", "bf16", "fp16"),
+    default: str | list[str] = "fp32",
+    *,
+    multiple: bool = False,
+) -> None:
+    """``--precision`` (repeatable with ``multiple``); fp16 needs CUDA."""
+    if multiple:
+        p.add_argument(
+            "--precision",
+            action="append",
+            choices=choices,
+            help=f"repeat for several (default: {' '.join(default)})",
+        )
+    else:
+        p.add_argument(
+            "--precision", choices=choices, default=default, help="compute precision (fp16: CUDA)"
+        )
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """``--device`` (default ``auto``: CUDA when available) and ``--threads``."""
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (CUDA if present)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+
+
+def add_num_images_arg(
+    p: argparse.ArgumentParser, default: int | None, help: str, *aliases: str
+) -> None:
+    """``--num-images`` (old spellings in ``aliases``)."""
+    p.add_argument("--num-images", type=int, default=default, help=help)
+    if aliases:
+        add_alias(p, *aliases, dest="num_images", type=int)
+
+
+def device_from_args(args: argparse.Namespace) -> torch.device:
+    """The ``--device`` as a ``torch.device`` (``auto`` resolved)."""
+    return resolve_device(args.device)
+
+
+def model_from_args(args: argparse.Namespace, num_classes: int | None = None) -> nn.Module:
+    """The model of ``--model`` / ``--weights`` / ``--num-classes`` in eval mode."""
+    if args.model is None and args.weights is None:
+        raise ValueError("pass --model NAME (and optionally --weights) or --weights FOLDER")
+    n = num_classes if num_classes is not None else args.num_classes
+    return load_model(args.weights, name=args.model, num_classes=n).eval()
+
+
+def dataset_from_args(args: argparse.Namespace, split: str, transforms: Any = None) -> Any:
+    """The dataset selected by :func:`add_data_args` options, for ``split``."""
+    kw: dict[str, Any] = {}
+    if args.data == "cityscapes":
+        kw["mode"] = args.cityscapes_mode
+    elif args.data == "folder":
+        if not args.classes:
+            raise ValueError("--data folder needs --classes name0,name1,... (one per index)")
+        kw.update(
+            classes=[c.strip() for c in args.classes.split(",")],
+            img_suffix=args.img_suffix,
+            ann_suffix=args.ann_suffix,
+            reduce_zero_label=args.reduce_zero_label,
+        )
+    elif args.data == "synthetic":
+        kw["seed"] = {"train": 0, "val": 1}.get(split, 2)
+        if getattr(args, "num_classes", None):
+            kw["num_classes"] = args.num_classes
+    return build_dataset(args.data, args.data_root, split, transforms=transforms, **kw)
+
+
+def image_source(args: argparse.Namespace, num: int) -> ImageSource | None:
+    """Real images from ``--data`` (``None`` without it), normalised for a model's cfg."""
+    if not args.data:
+        return None
+
+    def images(split: str, size: tuple[int, int], cfg: PretrainedCfg) -> list[torch.Tensor]:
+        dataset = dataset_from_args(args, split, eval_transforms(cfg.mean, cfg.std, size))
+        return first_images(dataset, num)
+
+    return images

@@ -1,0 +1,55 @@
+"""What deployment needs to know about a model, read in one place.
+
+Its name (``pretrained_cfg.architecture``), native input size, minimum input size and whether
+its graph works with dynamic shapes (``SegModel.supports_dynamic_shapes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "FALLBACK_INPUT_SIZE",
+    "check_input_size",
+    "input_size_of",
+    "model_name",
+    "supports_dynamic_shapes",
+]
+
+#: Input size (H, W) assumed for a plain module that carries no ``pretrained_cfg``.
+FALLBACK_INPUT_SIZE = (512, 512)
+
+
+def model_name(model: Any) -> str:
+    """The registered name (``pretrained_cfg.architecture``), else the class name."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    return getattr(cfg, "architecture", "") or type(model).__name__
+
+
+def input_size_of(model: Any, size: Sequence[int] | None = None) -> tuple[int, int]:
+    """``size`` as ``(H, W)`` when given, else the model's native input size."""
+    if size:
+        return int(size[0]), int(size[1])
+    cfg = getattr(model, "pretrained_cfg", None)
+    if cfg is None:
+        return FALLBACK_INPUT_SIZE
+    return int(cfg.input_size[-2]), int(cfg.input_size[-1])
+
+
+def supports_dynamic_shapes(model: Any) -> bool:
+    """Whether an export with dynamic height/width reproduces the model at other sizes."""
+    return bool(getattr(model, "supports_dynamic_shapes", True))
+
+
+def check_input_size(model: Any, size: Sequence[int]) -> None:
+    """Raise ``ValueError`` when ``(H, W)`` is below the model's ``min_input_size``."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    min_h, min_w = getattr(cfg, "min_input_size", (1, 1)) if cfg is not None else (1, 1)
+    h, w = int(size[0]), int(size[1])
+    if h < min_h or w < min_w:
+        raise ValueError(
+            f"input size {h}x{w} is smaller than the minimum {min_h}x{min_w} of model "
+            f"{model_name(model)}; use an input of at least {min_h}x{min_w} "
+            f"(e.g. --input-size {min_h} {min_w})"
+        )

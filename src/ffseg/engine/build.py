@@ -1,0 +1,179 @@
+"""Building what a run trains: the model, the distillation teacher, the criterion, and the
+module the training step calls (``forward_train`` under DDP / ``torch.compile``).
+
+The student and the teacher are built by the same :func:`build_model`: a registered name goes
+through :func:`ffseg.models.load_model` (the one model loader), a ``"package.module:callable"``
+(a custom model in a recipe) is imported and called with ``num_classes``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ffseg.config import Config, KDConfig
+from ffseg.engine.data import TrainData
+from ffseg.engine.distributed import DistInfo
+from ffseg.losses import DistillCriterion, KDLoss, build_loss
+from ffseg.models import (
+    SegOutput,
+    load_backbone_weights,
+    load_model,
+    load_pretrained_weights,
+    read_state_dict,
+)
+
+__all__ = [
+    "TrainForward",
+    "build_criterion",
+    "build_model",
+    "build_student",
+    "build_teacher",
+    "place_model",
+    "training_module",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _import_callable(spec: str) -> Any:
+    """``"package.module:callable"`` -> the callable."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(
+            f"model name {spec!r}: cannot import {attr!r} from {module_name!r} ({exc}); use a "
+            "registered model name (ffseg list) or 'package.module:callable'."
+        ) from exc
+    return obj
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    *,
+    weights: str | Path | None = None,
+    pretrained_backbone: str | Path | None = None,
+    kwargs: dict[str, Any] | None = None,
+) -> nn.Module:
+    """A registered model or a ``"package.module:callable"``, optionally initialised from
+    ``weights`` (a checkpoint file, or a ``save_pretrained`` folder for registered names) and
+    an encoder checkpoint ``pretrained_backbone``."""
+    kwargs = dict(kwargs or {})
+    if ":" not in name:
+        return load_model(
+            weights,
+            name=name,
+            num_classes=num_classes,
+            pretrained_backbone=pretrained_backbone,
+            **kwargs,
+        )
+    model = _import_callable(name)(num_classes=num_classes, **kwargs)
+    if weights is not None:
+        load_pretrained_weights(model, weights)
+    if pretrained_backbone is not None:
+        load_backbone_weights(model, pretrained_backbone)
+    return model
+
+
+def build_student(cfg: Config, num_classes: int) -> nn.Module:
+    """The model a recipe trains (``model.*``)."""
+    m = cfg.model
+    return build_model(
+        m.name,
+        num_classes,
+        weights=m.pretrained,
+        pretrained_backbone=m.pretrained_backbone,
+        kwargs=m.kwargs,
+    )
+
+
+def _smp_model(args: dict[str, Any], num_classes: int, weights: str | None) -> nn.Module:
+    try:
+        import segmentation_models_pytorch as smp
+    except ImportError as exc:
+        raise RuntimeError(
+            "kd.smp is set but segmentation-models-pytorch is not installed "
+            "(pip install segmentation-models-pytorch), or use kd.teacher with an ffseg model."
+        ) from exc
+    model = smp.create_model(**{"encoder_weights": None, "classes": num_classes, **args})
+    if weights is not None:
+        model.load_state_dict(read_state_dict(weights), strict=True)
+    return model
+
+
+def build_teacher(kd: KDConfig, num_classes: int) -> nn.Module:
+    """The frozen distillation teacher (eval mode, no gradients) of ``kd``."""
+    if kd.smp is not None:
+        teacher = _smp_model(kd.smp, num_classes, kd.teacher_checkpoint)
+    else:
+        teacher = build_model(
+            str(kd.teacher), num_classes, weights=kd.teacher_checkpoint, kwargs=kd.teacher_kwargs
+        )
+    if kd.teacher_checkpoint is None:
+        log.warning("KD teacher %s has no checkpoint: it is randomly initialised", kd.teacher)
+    return teacher.eval().requires_grad_(False)
+
+
+def build_criterion(
+    cfg: Config, data: TrainData, device: torch.device, autocast_dtype: torch.dtype | None
+) -> nn.Module:
+    """The recipe's loss, wrapped in a :class:`~ffseg.losses.DistillCriterion` when
+    ``kd.weight > 0`` (the teacher then runs in the student's autocast dtype)."""
+    criterion = build_loss(cfg.loss, data.ignore_index)
+    if cfg.kd.weight > 0:
+        teacher = build_teacher(cfg.kd, data.num_classes)
+        kd_loss = KDLoss(cfg.kd.temperature, data.ignore_index)
+        criterion = DistillCriterion(criterion, teacher, kd_loss, cfg.kd.weight, autocast_dtype)
+    return criterion.to(device)
+
+
+def place_model(model: nn.Module, cfg: Config, dist_info: DistInfo) -> nn.Module:
+    """SyncBatchNorm (``model.sync_bn`` on CUDA under DDP), device, memory format."""
+    if cfg.model.sync_bn and dist_info.distributed:
+        if dist_info.device.type == "cuda":
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        else:
+            log.warning("model.sync_bn needs CUDA; using per-process BatchNorm on CPU")
+    model.to(dist_info.device)
+    if cfg.model.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+class TrainForward(nn.Module):
+    """``forward`` = the model's ``forward_train`` (so DDP and ``torch.compile`` wrap it).
+
+    It has exactly the model's parameters and buffers, in the same order.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> SegOutput:
+        if hasattr(self.model, "forward_train"):
+            return self.model.forward_train(x)
+        return SegOutput(logits=self.model(x))
+
+
+def training_module(model: nn.Module, cfg: Config, dist_info: DistInfo) -> nn.Module:
+    """What the training step calls: :class:`TrainForward`, under DDP and ``torch.compile``
+    when the run uses them."""
+    module: nn.Module = TrainForward(model)
+    if dist_info.distributed:
+        device = dist_info.device
+        module = nn.parallel.DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if cfg.model.compile:
+        module = torch.compile(module)
+    return module

@@ -1,0 +1,122 @@
+"""The data of a training run: datasets built once, then the loaders of each epoch.
+
+Datasets are built without transforms (their class count is needed to build the model); the
+model's preprocessing (mean, std, crop) then gives the transforms, applied by the views of
+:mod:`ffseg.data.views`. Data order comes from ``DistributedSampler(seed, epoch)`` and every
+sample's augmentation from a seed of (seed, epoch, index), so a run resumed in the middle of an
+epoch sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler, Subset
+
+from ffseg.config import Config
+from ffseg.data import build_dataset
+from ffseg.data.datasets.base import IGNORE_INDEX, Transform
+from ffseg.data.samplers import DistributedEvalSampler, SkipSampler
+from ffseg.data.views import SeededSamples, Transformed
+from ffseg.engine.distributed import DistInfo
+
+__all__ = ["TrainData", "build_data", "iters_per_epoch", "train_loader", "val_loader"]
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """The untransformed datasets of a recipe and what the run needs to know about them."""
+
+    train: Dataset
+    val: Dataset | None
+    num_classes: int  # model.num_classes if set, else the dataset's
+    classes: tuple[str, ...]
+    palette: Sequence[tuple[int, int, int]]
+    ignore_index: int
+
+
+def _subset(ds: Dataset, n: int | None) -> Dataset:
+    return ds if n is None or n >= len(ds) else Subset(ds, range(n))  # type: ignore[arg-type]
+
+
+def build_data(cfg: Config) -> TrainData:
+    """Build the training (plus ``data.extra_train``) and validation datasets, once."""
+    d = cfg.data
+    train = build_dataset(d.name, d.root, d.train_split, None, **d.train_kwargs)
+    parts = [train] + [
+        build_dataset(d.name, d.root, extra["split"], None, **extra.get("kwargs", {}))
+        for extra in d.extra_train  # e.g. Cityscapes coarse / pseudo-labelled images
+    ]
+    val = build_dataset(d.name, d.root, d.val_split, None, **d.val_kwargs) if d.val_split else None
+    return TrainData(
+        train=_subset(ConcatDataset(parts) if len(parts) > 1 else train, d.subset),
+        val=_subset(val, d.val_subset) if val is not None else None,
+        num_classes=cfg.model.num_classes or train.num_classes,
+        classes=tuple(train.classes),
+        palette=tuple(getattr(train, "palette", ()) or ()),
+        ignore_index=int(getattr(train, "ignore_index", IGNORE_INDEX)),
+    )
+
+
+def iters_per_epoch(data: TrainData, cfg: Config, world: int) -> int:
+    """Full batches per process and epoch (``DistributedSampler`` pads the last shard)."""
+    n_train = len(data.train)  # type: ignore[arg-type]
+    per_rank = math.ceil(n_train / world) if world > 1 else n_train
+    n = per_rank // cfg.data.batch_size
+    if n < 1:
+        raise ValueError(
+            f"data.batch_size={cfg.data.batch_size} is larger than the {per_rank} training images "
+            f"per process ({cfg.data.name}); lower data.batch_size or use more data."
+        )
+    return n
+
+
+def train_loader(
+    data: TrainData,
+    transform: Transform,
+    cfg: Config,
+    dist_info: DistInfo,
+    epoch: int,
+    skip_batches: int = 0,
+) -> DataLoader:
+    """The shuffled loader of ``epoch`` without its first ``skip_batches`` batches."""
+    dataset = SeededSamples(data.train, transform, cfg.train.seed, epoch)
+    sampler: Sampler[int] = DistributedSampler(
+        dataset,
+        num_replicas=dist_info.world_size,
+        rank=dist_info.rank,
+        shuffle=True,
+        seed=cfg.train.seed,
+        drop_last=True,
+    )
+    sampler.set_epoch(epoch)  # type: ignore[attr-defined]
+    if skip_batches:
+        sampler = SkipSampler(sampler, skip_batches * cfg.data.batch_size)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.data.batch_size,
+        sampler=sampler,
+        num_workers=cfg.data.workers,
+        drop_last=True,
+        pin_memory=dist_info.device.type == "cuda",
+        generator=torch.Generator().manual_seed(cfg.train.seed + epoch),
+    )
+
+
+def val_loader(
+    data: TrainData, transform: Transform, cfg: Config, dist_info: DistInfo
+) -> DataLoader | None:
+    """The validation loader (each rank its own shard, no padding), or ``None`` without one."""
+    if data.val is None:
+        return None
+    dataset = Transformed(data.val, transform)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.eval.batch_size,
+        sampler=DistributedEvalSampler(dataset, dist_info.world_size, dist_info.rank),
+        num_workers=cfg.data.workers,
+        generator=torch.Generator().manual_seed(cfg.train.seed),
+    )

@@ -1,0 +1,148 @@
+"""A run's record on disk and on screen: the run folder, ``config.yaml``, ``summary.csv``,
+TensorBoard scalars, progress bars and log lines. Only rank 0 writes; other ranks get a
+:class:`RunLogger` that does nothing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ffseg._io import atomic_write_text
+from ffseg.config import Config, save_config
+from ffseg.engine.checkpoint import CHECKPOINT
+from ffseg.engine.distributed import DistInfo, from_rank0
+
+__all__ = ["CONFIG", "SUMMARY", "TENSORBOARD", "RunLogger", "pick_run_dir"]
+
+log = logging.getLogger(__name__)
+
+CONFIG = "config.yaml"  # the resolved recipe
+SUMMARY = "summary.csv"  # one row per epoch
+TENSORBOARD = "tb"  # TensorBoard event files
+
+
+def pick_run_dir(cfg: Config, dist_info: DistInfo) -> Path:
+    """``<output_dir>/<name>``; a name already holding a run gets ``-2``, ``-3``... appended."""
+    base = Path(cfg.train.output_dir)
+    name, k = cfg.train.name, 1
+    if dist_info.is_main:
+        while (base / name / CHECKPOINT).exists() or (base / name / CONFIG).exists():
+            k += 1
+            name = f"{cfg.train.name}-{k}"
+    return base / from_rank0(name)
+
+
+def _tensorboard(folder: Path, purge_step: int | None) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.info("tensorboard is not installed (pip install tensorboard): no TensorBoard logs")
+        return None
+    return SummaryWriter(str(folder), purge_step=purge_step)
+
+
+class RunLogger:
+    """Creates the run folder (``config.yaml``) and records the run; a context manager that
+    closes TensorBoard and any progress bar. Disabled (``enabled=False``) it does nothing."""
+
+    def __init__(
+        self, run_dir: Path, cfg: Config, *, enabled: bool, purge_step: int | None = None
+    ) -> None:
+        self.run_dir = run_dir
+        self.enabled = enabled
+        self.log_every = max(cfg.log.log_every, 1)
+        self.show_progress = enabled and cfg.log.progress
+        self.bar: Any = None
+        self.writer: Any = None
+        if not enabled:
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / CONFIG)
+        log.info("run folder: %s", run_dir)
+        if cfg.log.tensorboard:
+            self.writer = _tensorboard(run_dir / TENSORBOARD, purge_step)
+
+    def __enter__(self) -> RunLogger:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end_epoch()
+        if self.writer is not None:
+            self.writer.close()
+
+    def start_epoch(self, epoch: int, epochs: int, done: int, steps: int) -> None:
+        """A progress bar for ``steps`` more iterations of an epoch already ``done`` in part."""
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=done + steps,
+                initial=done,
+                desc=f"epoch {epoch + 1}/{epochs}",
+                dynamic_ncols=True,
+                leave=False,
+            )
+
+    def log_step(self, scalars: dict[str, float], iteration: int) -> None:
+        """One iteration's scalars: progress bar, and TensorBoard every ``log.log_every``."""
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(
+                loss=f"{scalars['loss']:.4f}",
+                lr=f"{scalars['lr']:.2e}",
+                img_s=f"{scalars['img_s']:.1f}",
+            )
+        if self.writer is not None and iteration % self.log_every == 0:
+            for key, value in scalars.items():
+                self.writer.add_scalar(f"train/{key}", value, iteration)
+
+    def end_epoch(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def log_scalars(self, scalars: dict[str, float], iteration: int) -> None:
+        """Scalars (e.g. an evaluation's) to TensorBoard."""
+        if self.writer is not None:
+            for key, value in scalars.items():
+                self.writer.add_scalar(key, value, iteration)
+
+    def log_epoch(
+        self, row: dict[str, float], epochs: int, total_iters: int, score_name: str
+    ) -> None:
+        """The end-of-epoch line: progress, loss, LR, speed and the scores (in %)."""
+        keys = (score_name, f"{score_name}_ema")
+        scores = "".join(f"  {k} {row[k] * 100:.2f}" for k in keys if k in row)
+        self.info(
+            "epoch %d/%d  iter %d/%d  loss %.4f  lr %.2e  %.1f img/s%s",
+            int(row["epoch"]),
+            epochs,
+            int(row["iteration"]),
+            total_iters,
+            row["train_loss"],
+            row["lr"],
+            row["img_s"],
+            scores,
+        )
+
+    def info(self, message: str, *args: Any) -> None:
+        """A log line (rank 0 only)."""
+        if self.enabled:
+            log.info(message, *args)
+
+    def write_summary(self, history: list[dict[str, float]]) -> None:
+        """``summary.csv``: one row per finished epoch (columns: every key seen)."""
+        if not (self.enabled and history):
+            return
+        keys = list(dict.fromkeys(k for row in history for k in row))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+        atomic_write_text(self.run_dir / SUMMARY, buf.getvalue())

@@ -1,0 +1,52 @@
+"""Prediction overlays written at the end of a run: image | prediction | ground truth."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import Dataset
+
+from ffseg._io import atomic_write
+from ffseg.data.datasets.base import Transform
+from ffseg.layers import resize_to
+from ffseg.viz import as_rgb_array, colorize, overlay
+
+__all__ = ["OVERLAY_DIR", "write_overlays"]
+
+OVERLAY_DIR = "overlays"
+
+
+@torch.no_grad()
+def write_overlays(
+    model: nn.Module,
+    dataset: Dataset,
+    transform: Transform,
+    palette: Sequence[tuple[int, int, int]],
+    out_dir: Path,
+    device: torch.device,
+    count: int,
+) -> list[Path]:
+    """Save the first ``count`` samples of ``dataset`` (untransformed) as PNG panels; the model
+    sees them through ``transform``. Returns the files written."""
+    paths = []
+    model.eval()
+    for i in range(min(count, len(dataset))):  # type: ignore[arg-type]
+        raw, raw_mask = dataset[i]
+        image, mask = transform(raw, raw_mask)
+        logits = model(image.unsqueeze(0).to(device)).float()
+        pred = resize_to(logits, mask.shape[-2:], "bilinear_half").argmax(1)[0].cpu()
+        rgb = Image.fromarray(as_rgb_array(raw))
+        if rgb.size != (mask.shape[-1], mask.shape[-2]):
+            rgb = rgb.resize((mask.shape[-1], mask.shape[-2]))
+        panels = [rgb, overlay(rgb, pred, palette), colorize(mask, palette)]
+        canvas = Image.new("RGB", (3 * rgb.width, rgb.height))
+        for j, panel in enumerate(panels):
+            canvas.paste(panel, (j * rgb.width, 0))
+        path = out_dir / f"val_{i:03d}.png"
+        atomic_write(path, lambda tmp, c=canvas: c.save(tmp, format="PNG"))
+        paths.append(path)
+    return paths

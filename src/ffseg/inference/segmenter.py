@@ -1,0 +1,166 @@
+"""``Segmenter``: images in, label masks at the input size out.
+
+It decodes and normalises the image, runs :func:`ffseg.engine.evaluate.predict_scores` (whole
+image or sliding window, multi-scale, flip: the same code as evaluation) and returns the result
+at the image's own size.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ffseg.classes import Palette, palette_for
+from ffseg.deploy.fuse import prepare_for_inference
+from ffseg.deploy.model_info import check_input_size, input_size_of
+from ffseg.deploy.ort import OnnxModel
+from ffseg.engine.evaluate import InferenceSpec, predict_scores
+from ffseg.inference.images import ImageInput, load_image, save_image
+from ffseg.layers import resize_to
+from ffseg.viz import colorize, overlay
+
+__all__ = ["SegResult", "Segmenter"]
+
+
+@dataclass
+class SegResult:
+    """One prediction: ``mask`` ``(H, W)`` int64 at the input size, optional ``probs``."""
+
+    mask: torch.Tensor
+    image: np.ndarray
+    palette: Palette
+    probs: torch.Tensor | None = None
+    latency_ms: float = 0.0
+
+    def colorize(self) -> Image.Image:
+        """The colour mask."""
+        return colorize(self.mask, self.palette)
+
+    def overlay(self, alpha: float = 0.5) -> Image.Image:
+        """The input image blended with the colour mask."""
+        return overlay(self.image, self.mask, self.palette, alpha)
+
+    def save(self, path: str | os.PathLike[str], kind: str = "mask") -> Path:
+        """Write ``"mask"`` (label PNG), ``"color"`` or ``"overlay"`` atomically."""
+        images = {
+            "mask": lambda: Image.fromarray(self.mask.numpy().astype(np.uint8), mode="L"),
+            "color": self.colorize,
+            "overlay": self.overlay,
+        }
+        if kind not in images:
+            raise ValueError(f"kind must be one of {sorted(images)}, got {kind!r}")
+        return save_image(images[kind](), path)
+
+
+class Segmenter:
+    """Predict label masks at the input size.
+
+    Args:
+        model: a segmentation model (``forward`` -> ``(B, C, h, w)`` logits) or an
+            :class:`~ffseg.deploy.ort.OnnxModel`. Torch models are put in eval mode with batch
+            norms folded.
+        mode: ``"whole"`` (one pass per scale) or ``"slide"`` (``crop_size`` windows moved by
+            ``stride``, overlapping logits averaged).
+        scales: image scales whose softmax outputs are averaged (e.g. ``(0.75, 1.0, 1.25)``).
+        flip: also average the horizontally flipped prediction.
+        crop_size, stride: the sliding window (default: the model's native input size) and its
+            step (default: windows overlap by a third).
+        size: resize every image to ``(H, W)`` before inference (masks still come back at the
+            original size).
+        device, dtype: where and in which precision to run (``torch.bfloat16`` on CPU works).
+        palette: colours for ``SegResult.colorize``; default from the model's dataset.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module | OnnxModel,
+        mode: str = "whole",
+        scales: Sequence[float] = (1.0,),
+        flip: bool = False,
+        *,
+        crop_size: tuple[int, int] | None = None,
+        stride: tuple[int, int] | None = None,
+        size: tuple[int, int] | None = None,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype | None = None,
+        channels_last: bool = False,
+        palette: Palette | None = None,
+    ) -> None:
+        cfg = getattr(model, "pretrained_cfg", None)
+        if getattr(cfg, "task", "segmentation") != "segmentation":
+            raise ValueError("Segmenter needs a segmentation model, got a classification model")
+        window = (crop_size or input_size_of(model)) if mode == "slide" else crop_size
+        self.spec = InferenceSpec(mode, window, stride, tuple(scales), flip)
+        self.device = torch.device(device) if isinstance(model, nn.Module) else torch.device("cpu")
+        self.dtype = dtype
+        self.channels_last = channels_last
+        if isinstance(model, nn.Module):
+            model = prepare_for_inference(
+                model, device=self.device, dtype=dtype, channels_last=channels_last
+            )
+        self.model = model
+        self.size = tuple(size) if size else None
+        self.mean = torch.tensor(cfg.mean).view(1, 3, 1, 1) * 255.0
+        self.std = torch.tensor(cfg.std).view(1, 3, 1, 1) * 255.0
+        self.palette = list(palette if palette is not None else palette_for(cfg))
+
+    @classmethod
+    def from_onnx(cls, path: str | os.PathLike[str], **kwargs: Any) -> Segmenter:
+        """A segmenter running an exported ONNX file with its sidecar's preprocessing."""
+        threads = kwargs.pop("threads", None)
+        return cls(OnnxModel(path, threads=threads), **kwargs)
+
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(self.model, nn.Module):
+            memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+            x = x.to(self.dtype or torch.float32).contiguous(memory_format=memory_format)
+        return self.model(x)
+
+    @torch.inference_mode()
+    def predict_batch(self, batch: torch.Tensor, return_probs: bool = False) -> list[SegResult]:
+        """Predict a uint8 ``(B, 3, H, W)`` batch of raw RGB images."""
+        images = batch.permute(0, 2, 3, 1).numpy()
+        h, w = batch.shape[-2:]
+        x = batch.float()
+        if self.size is not None:
+            x = resize_to(x, self.size, "bilinear_half")
+        for size in self.spec.network_sizes(*x.shape[-2:]):
+            check_input_size(self.model, size)
+        x = ((x - self.mean) / self.std).to(self.device)
+        start = time.perf_counter()
+        scores = predict_scores(self._run, x, (h, w), self.spec)
+        probs = (scores.softmax(1) if self.spec.num_passes == 1 else scores).cpu()
+        masks = probs.argmax(1)
+        latency = (time.perf_counter() - start) * 1000.0 / len(batch)
+        return [
+            SegResult(
+                masks[i], images[i], self.palette, probs[i] if return_probs else None, latency
+            )
+            for i in range(len(batch))
+        ]
+
+    def __call__(
+        self, source: ImageInput | Sequence[ImageInput], return_probs: bool = False
+    ) -> SegResult | list[SegResult]:
+        """Predict one image (path / PIL / ndarray / ``(3,H,W)`` tensor) or a batch of them.
+
+        A list or a ``(B, 3, H, W)`` tensor gives a list of results.
+        """
+        if isinstance(source, torch.Tensor) and source.dim() == 4:
+            return [self(img, return_probs) for img in source]  # type: ignore[misc]
+        if isinstance(source, (list, tuple)):
+            return [self(img, return_probs) for img in source]  # type: ignore[misc]
+        image = load_image(source)  # type: ignore[arg-type]
+        if not image.flags.writeable:  # PIL-backed or user arrays may be read-only
+            image = image.copy()
+        tensor = torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0)
+        return self.predict_batch(tensor, return_probs)[0]

@@ -11,20 +11,38 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import pickle
 import sys
+import zipfile
 from collections.abc import Sequence
 from typing import Any
 
 from ffseg._version import __version__
 from ffseg.cli._help import HelpFormatter
 
-__all__ = ["VERBS", "build_parser", "main"]
+__all__ = ["USER_ERRORS", "VERBS", "build_parser", "main"]
+
+#: Exceptions a user's input can cause (ffseg's own errors derive from these): one line, exit 2.
+#: OSError covers ``ffseg._io.FileWriteError``; ImportError a missing optional extra.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ValueError,
+    KeyError,
+    RuntimeError,
+    ImportError,
+    EOFError,
+    MemoryError,
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+)
 
 #: Every verb and the module under ffseg.cli that defines it, in ``ffseg --help`` order.
 VERBS: dict[str, str] = {
     "list": "listing",
     "info": "models",
     "check-data": "data",
+    "convert-masks": "data",
     "val": "evaluate",
     "train": "train",
     "demo": "train",
@@ -68,7 +86,34 @@ def _verb_of(argv: Sequence[str]) -> str | None:
     return None
 
 
+def _message(exc: BaseException) -> str:
+    """One line for ``exc`` (a KeyError's message without the repr quotes)."""
+    if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
+        text = exc.args[0]
+    else:
+        text = str(exc) or type(exc).__name__
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        from ffseg.deploy.extras import extra_for_module
+
+        extra = extra_for_module(exc.name)
+        fix = f"pip install 'ffseg[{extra}]'" if extra else f"pip install {exc.name.split('.')[0]}"
+        text = f"{text}: {fix}"
+    return text.strip()
+
+
+def _quiet_broken_pipe() -> int:
+    """A closed stdout (``ffseg list | head``): stop quietly, like other Unix tools."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ffseg VERB ...``; user errors print one line ``ffseg VERB: error: ...`` (exit 2),
+    anything unexpected one line and a hint to rerun with ``-v`` (exit 1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(_verb_of(argv)).parse_args(argv)
     logging.basicConfig(
@@ -76,12 +121,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except USER_ERRORS as exc:
         if args.verbose:
             raise
-        print(f"ffseg {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"ffseg {args.verb}: error: {_message(exc)}", file=sys.stderr)
         return 2
+    except Exception as exc:  # the last line of defence against a traceback
+        if args.verbose:
+            raise
+        print(
+            f"ffseg {args.verb}: unexpected error: {type(exc).__name__}: {_message(exc)} "
+            "(run with -v for the traceback)",
+            file=sys.stderr,
+        )
+        return 1

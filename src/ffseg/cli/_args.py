@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,6 +16,7 @@ from torch import nn
 
 from ffseg.cli._help import HelpFormatter
 from ffseg.data import DATASETS, build_dataset, eval_transforms
+from ffseg.data.datasets.folder import DATASET_YAML
 from ffseg.deploy.bench import ImageSource
 from ffseg.deploy.samples import first_images
 from ffseg.engine.distributed import resolve_device
@@ -78,12 +80,37 @@ def add_data_args(p: argparse.ArgumentParser, *, required: bool = False, purpose
     p.add_argument(
         "--cityscapes-mode", default="fine", choices=("fine", "coarse"), help="gtFine or gtCoarse"
     )
-    p.add_argument("--classes", help="folder data: comma-separated class names")
-    p.add_argument("--img-suffix", default=".jpg", help="folder data: image file suffix")
-    p.add_argument("--ann-suffix", default=".png", help="folder data: mask file suffix")
+    p.add_argument(
+        "--classes",
+        help="folder data: comma-separated class names (default: the root's dataset.yaml)",
+    )
+    p.add_argument(
+        "--img-suffix", help="folder data: image file suffix (default: .jpg or dataset.yaml's)"
+    )
+    p.add_argument(
+        "--ann-suffix", help="folder data: mask file suffix (default: .png or dataset.yaml's)"
+    )
     p.add_argument(
         "--reduce-zero-label", action="store_true", help="folder data: 0 -> ignore, v -> v-1"
     )
+    p.add_argument(
+        "--label-map",
+        type=_label_map,
+        metavar="RAW:CLASS,...",
+        help="folder data: map raw mask values to classes, e.g. 0:0,255:1 for 0/255 masks "
+        "(default: values are class indices, 255 = ignore)",
+    )
+
+
+def _label_map(text: str) -> dict[int, int]:
+    """``"0:0,255:1"`` -> ``{0: 0, 255: 1}``."""
+    try:
+        pairs = [item.split(":") for item in text.split(",") if item.strip()]
+        return {int(raw): int(cls) for raw, cls in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not RAW:CLASS pairs, e.g. 0:0,255:1"
+        ) from None
 
 
 def add_input_size_arg(
@@ -159,14 +186,17 @@ def dataset_from_args(args: argparse.Namespace, split: str, transforms: Any = No
     if args.data == "cityscapes":
         kw["mode"] = args.cityscapes_mode
     elif args.data == "folder":
-        if not args.classes:
-            raise ValueError("--data folder needs --classes name0,name1,... (one per index)")
-        kw.update(
-            classes=[c.strip() for c in args.classes.split(",")],
-            img_suffix=args.img_suffix,
-            ann_suffix=args.ann_suffix,
-            reduce_zero_label=args.reduce_zero_label,
-        )
+        described = args.data_root and (Path(args.data_root) / DATASET_YAML).is_file()
+        if not args.classes and not described:
+            raise ValueError(
+                "--data folder needs --classes name0,name1,... (one per index) or a "
+                f"{DATASET_YAML} in --data-root (see docs/CUSTOM_DATA.md)"
+            )
+        given = dict(img_suffix=args.img_suffix, ann_suffix=args.ann_suffix)
+        given.update(label_map=args.label_map, reduce_zero_label=args.reduce_zero_label or None)
+        if args.classes:
+            given["classes"] = [c.strip() for c in args.classes.split(",")]
+        kw.update({k: v for k, v in given.items() if v is not None})
     elif args.data == "synthetic":
         kw["seed"] = {"train": 0, "val": 1}.get(split, 2)
         if getattr(args, "num_classes", None):

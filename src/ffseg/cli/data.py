@@ -1,11 +1,16 @@
-"""``ffseg check-data``: scan every file of a dataset and report all problems."""
+"""``ffseg check-data`` (scan every file of a dataset, report all problems) and ``ffseg
+convert-masks`` (colour-coded masks -> class-index masks)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+from ffseg.classes import get_palette
 from ffseg.cli._args import add_data_args, dataset_from_args
 from ffseg.data.check import check_dataset
+from ffseg.data.convert import convert_mask_folder
+from ffseg.data.datasets.folder import read_dataset_yaml
 
 __all__ = ["register"]
 
@@ -22,6 +27,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train,val", help="comma-separated splits to scan")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
     p.set_defaults(func=run_check_data)
+    c = subparsers.add_parser(
+        "convert-masks",
+        help="convert colour-coded (RGB palette) masks to class-index PNGs",
+        description="Map each palette colour to its class index; other colours become 255 "
+        "(ignored) and are reported.",
+    )
+    c.add_argument("--src", required=True, help="folder of colour masks (sub-folders kept)")
+    c.add_argument("--out", required=True, help="folder for the index masks")
+    c.add_argument(
+        "--palette",
+        required=True,
+        help="cityscapes, camvid, or a dataset YAML with a 'palette' list (one RGB per class)",
+    )
+    c.add_argument("--suffix", default=".png", help="suffix of the colour masks")
+    c.set_defaults(func=run_convert_masks)
 
 
 def run_check_data(args: argparse.Namespace) -> int:
@@ -33,3 +53,20 @@ def run_check_data(args: argparse.Namespace) -> int:
         failed |= not report.ok
     print("FAILED: fix the problems above" if failed else "OK")
     return 1 if failed else 0
+
+
+def _palette(spec: str) -> list[list[int]]:
+    if spec.endswith((".yaml", ".yml")):
+        palette = read_dataset_yaml(spec).get("palette")
+        if not palette:
+            raise ValueError(f"{spec!r} has no 'palette' list (one [r, g, b] per class)")
+        return palette
+    if Path(spec).exists():
+        raise ValueError(f"--palette {spec!r}: a palette file must be a .yaml dataset YAML")
+    return [list(rgb) for rgb in get_palette(spec)]
+
+
+def run_convert_masks(args: argparse.Namespace) -> int:
+    report = convert_mask_folder(args.src, args.out, _palette(args.palette), args.suffix)
+    print(report.summary(Path(args.out)))
+    return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,23 @@ from ffseg.deploy.bench import (
     measure_peak,
 )
 from ffseg.deploy.export import EXPORT_FORMATS, OUTPUT_KINDS, export_model, export_onnx
+from ffseg.deploy.extras import require_extra
 from ffseg.deploy.model_info import input_size_of
 from ffseg.deploy.ort import read_sidecar
 from ffseg.deploy.quantize import CALIBRATION_METHODS, quantize_and_compare
-from ffseg.deploy.report import miou_table, pareto_plot, results_markdown, write_results
+from ffseg.deploy.report import (
+    miou_label,
+    miou_table,
+    pareto_plot,
+    results_markdown,
+    write_results,
+)
 from ffseg.deploy.runtime import flushed_denormals, torch_threads
 from ffseg.deploy.samples import first_images
 
 __all__ = ["register"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_BACKENDS = ["raw", "eager", "channels_last", "onnxruntime"]
 DEFAULT_PRECISIONS = ["fp32", "bf16", "int8"]
@@ -126,6 +136,34 @@ def _register_quantize(p: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run_quantize)
 
 
+def _require_onnx(verb: str, *, exporter: bool = True) -> None:
+    """``onnx`` + ``onnxruntime`` (+ ``onnxscript`` for the dynamo exporter), before any work."""
+    modules = ("onnx", "onnxruntime", "onnxscript") if exporter else ("onnx", "onnxruntime")
+    require_extra("export", *modules, purpose=f"ffseg {verb}")
+
+
+def _check_bench_extras(args: argparse.Namespace) -> None:
+    """The extras the requested backends, precisions and plot need, before any benchmark."""
+    backends = args.backend or DEFAULT_BACKENDS
+    if "onnxruntime" in backends or "int8" in (args.precision or DEFAULT_PRECISIONS):
+        what = "ffseg bench --backend onnxruntime / --precision int8"
+        require_extra("export", "onnx", "onnxruntime", "onnxscript", purpose=what)
+    if args.plot:
+        require_extra("plot", "matplotlib", purpose="ffseg bench --plot")
+        if args.miou_file:
+            miou_table([], args.miou_file)  # a bad file fails now, not after the benchmark
+
+
+def _warn_untrained(args: argparse.Namespace, verb: str) -> None:
+    if args.weights is None and not getattr(args, "onnx", None):
+        log.warning(
+            "no --weights given: ffseg %s uses an untrained %s (random weights); "
+            "pass --weights CHECKPOINT_OR_FOLDER for a trained model",
+            verb,
+            args.model,
+        )
+
+
 def _cpu_only(args: argparse.Namespace, verb: str) -> None:
     if device_from_args(args).type != "cpu" and args.device != "auto":
         raise ValueError(f"ffseg {verb} runs on the CPU; use --device cpu (or auto)")
@@ -133,6 +171,7 @@ def _cpu_only(args: argparse.Namespace, verb: str) -> None:
 
 # ----------------------------------------------------------------------------- bench
 def run_bench(args: argparse.Namespace) -> int:
+    _check_bench_extras(args)
     with torch_threads(args.threads) as threads, flushed_denormals():
         meta: dict[str, Any] = machine_info(threads)
         peak = None
@@ -161,8 +200,10 @@ def run_bench(args: argparse.Namespace) -> int:
     for out in args.out:
         print(f"wrote {write_results(results, out, meta)}")
     if args.plot:
-        miou = miou_table([r.model for r in results], args.miou_file)
-        print(f"wrote {pareto_plot(results, args.plot, miou)}")
+        names = [r.model for r in results]
+        miou = miou_table(names, args.miou_file)
+        axis = miou_label(names, args.miou_file)
+        print(f"wrote {pareto_plot(results, args.plot, miou, miou_axis=axis)}")
     return 0
 
 
@@ -184,6 +225,10 @@ def _bench_options(args: argparse.Namespace, threads: int, peak: float | None) -
 # ----------------------------------------------------------------------------- export
 def run_export(args: argparse.Namespace) -> int:
     _cpu_only(args, "export")
+    fmt = args.format or EXPORT_FORMATS.get(Path(args.out).suffix.lower())
+    if fmt == "onnx":
+        _require_onnx("export", exporter=not args.legacy_exporter)
+    _warn_untrained(args, "export")
     with torch_threads(args.threads):
         model = model_from_args(args)
         hw = input_size_of(model, args.input_size)
@@ -200,8 +245,10 @@ def run_export(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- quantize
 def run_quantize(args: argparse.Namespace) -> int:
     _cpu_only(args, "quantize")
+    _require_onnx("quantize", exporter=not args.onnx)
     if not args.data:
         raise ValueError("quantize needs calibration data: pass --data NAME --data-root DIR")
+    _warn_untrained(args, "quantize")
     with torch_threads(args.threads):
         fp32, meta = _fp32_onnx(args)
         hw = tuple(args.input_size or meta["input_size"])

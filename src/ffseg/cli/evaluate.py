@@ -90,12 +90,24 @@ def run_val(args: argparse.Namespace) -> int:
         cleanup_distributed()
 
 
-def _eval_model(args: argparse.Namespace, num_classes: int) -> nn.Module:
-    """The model with the data's ``num_classes`` outputs (weights for another class count are
-    refused: a re-initialised head would give a meaningless score)."""
-    model = load_model(args.weights, name=args.model, num_classes=num_classes, use_ema=args.ema)
+def _eval_model(args: argparse.Namespace, dataset: Any) -> nn.Module:
+    """The model for ``dataset``: the checkpoint's class count (read from it), which must be
+    the data's (a re-initialised head would give a meaningless score)."""
     if args.weights is None:
+        model = load_model(None, name=args.model, num_classes=dataset.num_classes)
         log.warning("no --weights given: evaluating randomly initialised %s", args.model)
+        return model
+    model = load_model(
+        args.weights, name=args.model, num_classes=args.num_classes, use_ema=args.ema
+    )
+    if model.num_classes != dataset.num_classes:
+        raise ValueError(
+            f"{str(args.weights)!r} holds a {model.num_classes}-class model but "
+            f"--data {args.data} --split {args.split} has {dataset.num_classes} classes; "
+            f"evaluate on data with {model.num_classes} classes (folder data: --classes with "
+            f"{model.num_classes} names; synthetic: --num-classes {model.num_classes}) "
+            "or pass weights trained on this dataset"
+        )
     return model
 
 
@@ -132,7 +144,7 @@ def _write_results(
 
 def _run_classification(args: argparse.Namespace, dist_info: DistInfo) -> int:
     """``--data imagenet``: top-1 / top-5 of a classification model (per-sample counts)."""
-    model = _eval_model(args, dataset_from_args(args, args.split).num_classes)
+    model = _eval_model(args, dataset_from_args(args, args.split))
     cfg = model.pretrained_cfg
     size = int(args.input_size[-1]) if args.input_size else int(cfg.input_size[-1])
     tf = imagenet_eval_transforms(size, round(size / cfg.crop_pct), cfg.mean, cfg.std)
@@ -156,7 +168,7 @@ def _run_classification(args: argparse.Namespace, dist_info: DistInfo) -> int:
 
 
 def _run_segmentation(args: argparse.Namespace, dist_info: DistInfo) -> int:
-    model = _eval_model(args, dataset_from_args(args, args.split).num_classes)
+    model = _eval_model(args, dataset_from_args(args, args.split))
     cfg = model.pretrained_cfg
     slide = args.mode == "slide"
     resize = tuple(args.input_size) if args.input_size and not slide else None

@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_input_size_arg(
         p, "input size for GMACs (default: the model's native size)", size_alias=False
     )
-    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument(
+        "--num-classes", type=int, default=None, help="output classes (default: the model's)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_info)
 

@@ -31,6 +31,32 @@ class DataReport:
     ignore_pixels: int = 0
     image_sizes: dict[tuple[int, int], int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    raw_values: set[int] = field(default_factory=set)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Findings that do not stop training but usually mean wrong labels."""
+        out = []
+        absent = [c for c, count in zip(self.classes, self.class_pixels.tolist()) if count == 0]
+        if self.num_samples and absent:
+            out.append(
+                f"{len(absent)} class(es) have no pixels: {', '.join(absent[:10])}; a model "
+                "cannot learn them (check the masks' values, label_map and classes)"
+            )
+        if absent and self.raw_values <= {0, 255} and 255 in self.raw_values:
+            out.append(
+                "masks hold only the values 0 and 255: 255 is the ignore index, so it is not "
+                "learnt; if 255 marks the foreground, map it with label_map {0: 0, 255: 1} "
+                "(--label-map 0:0,255:1, or data.train_kwargs.label_map in a recipe)"
+            )
+        top = max((v for v in self.raw_values if v != 255), default=0)
+        if absent and top > max(20, 4 * len(self.classes)):
+            out.append(
+                f"mask values go up to {top} for "
+                f"{len(self.classes)} classes: masks that look like colours or raw ids need a "
+                "label_map {raw: class} (ffseg check-data does not convert them)"
+            )
+        return out
 
     @property
     def ok(self) -> bool:
@@ -48,6 +74,7 @@ class DataReport:
             share = 100.0 * count / total if total else 0.0
             flag = "  <- absent" if count == 0 and name != "(ignore)" else ""
             lines.append(f"  {name:{width}s} {count:12d} {share:6.2f}%{flag}")
+        lines += [f"  WARNING: {w}" for w in self.warnings]
         if self.problems:
             lines.append(f"  {len(self.problems)} problem(s):")
             lines += [f"    - {p}" for p in self.problems]
@@ -104,6 +131,7 @@ class _Scan(Dataset):
             )
         lut = ds.mask_lut(i)
         raw = raw.astype(np.int64).ravel()
+        out["raw_values"] = np.unique(raw).tolist()
         inside = raw < len(lut)
         mapped = np.full(raw.shape, INVALID, np.int64)
         mapped[inside] = lut[raw[inside]]
@@ -145,6 +173,7 @@ def check_dataset(
             report.problems += item["problems"]
             report.class_pixels += item["hist"][:n]
             report.ignore_pixels += int(item["hist"][n])
+            report.raw_values.update(item.get("raw_values", ()))
             if item["size"] is not None:
                 key = (int(item["size"][0]), int(item["size"][1]))
                 report.image_sizes[key] = report.image_sizes.get(key, 0) + 1

@@ -15,7 +15,7 @@ from ffseg._io import atomic_write, atomic_write_text
 from ffseg.deploy.bench import BenchResult
 from ffseg.models import get_pretrained_cfg
 
-__all__ = ["miou_table", "pareto_plot", "results_markdown", "write_results"]
+__all__ = ["miou_label", "miou_table", "pareto_plot", "results_markdown", "write_results"]
 
 _COLUMNS = [f.name for f in fields(BenchResult)]
 _HEADER = [
@@ -97,11 +97,45 @@ def miou_table(names: Iterable[str], miou_file: str | os.PathLike[str] | None = 
         return {str(k): float(v) for k, v in data.items()}
     table = {}
     for name in dict.fromkeys(names):
-        published = get_pretrained_cfg(name).published
-        value = next((v for k, v in published.items() if "miou" in k), None)
-        if value is not None:
-            table[name] = float(value)
+        key = _published_key(name)
+        if key is not None:
+            table[name] = float(get_pretrained_cfg(name).published[key])
     return table
+
+
+def _published_key(name: str) -> str | None:
+    return next((k for k in get_pretrained_cfg(name).published if "miou" in k), None)
+
+
+def miou_label(names: Iterable[str], miou_file: str | os.PathLike[str] | None = None) -> str:
+    """What the mIoU axis shows: the file it came from, or which published number (dataset,
+    split) at which resolution."""
+    if miou_file:
+        return f"mIoU, % (measured: {Path(miou_file).name})"
+    names = list(dict.fromkeys(names))
+    keys = {k for k in map(_published_key, names) if k}
+    where = ", ".join(sorted(k.removesuffix("_miou").replace("_", " ") for k in keys)) or "-"
+    size = {tuple(get_pretrained_cfg(n).input_size[1:]) for n in names}
+    at = "at " + "x".join(map(str, next(iter(size)))) if len(size) == 1 else "native sizes"
+    return f"published mIoU, % ({where}, as reported by the authors; {at})"
+
+
+def _latency_label(results: Sequence[BenchResult]) -> str:
+    sizes = {f"{r.height}x{r.width}" for r in results}
+    batches = {r.batch for r in results}
+    threads = {r.threads for r in results}
+    size = sizes.pop() if len(sizes) == 1 else "native input sizes"
+    return (
+        f"latency, ms (median; input {size}, batch {'/'.join(map(str, sorted(batches)))}, "
+        f"{'/'.join(map(str, sorted(threads)))} threads)"
+    )
+
+
+def _marker_label(backend: str, precision: str, group: Sequence[BenchResult]) -> str:
+    agree = [r.argmax_agreement for r in group if r.argmax_agreement == r.argmax_agreement]
+    if precision == "fp32" or not agree:
+        return f"{backend} {precision}"
+    return f"{backend} {precision} (argmax agrees with fp32 on {100 * min(agree):.1f}%)"
 
 
 def pareto_plot(
@@ -110,42 +144,57 @@ def pareto_plot(
     miou: dict[str, float],
     *,
     title: str = "",
+    miou_axis: str = "mIoU, %",
 ) -> Path:
-    """Latency (best backend per model) vs mIoU as a PNG, the Pareto front joined by a line.
+    """Latency vs mIoU as a PNG: one marker per backend/precision, the Pareto front of each
+    model's fastest configuration joined by a line, axes saying what was measured.
 
-    ``miou`` maps model names to mIoU (e.g. :func:`miou_table`); models without one are left
-    out.
+    ``miou`` maps model names to mIoU (e.g. :func:`miou_table`); ``miou_axis`` says which
+    (e.g. :func:`miou_label`). Models without an mIoU are left out.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    best: dict[str, float] = {}
-    for r in results:
-        if not r.error and r.model in miou:
-            best[r.model] = min(best.get(r.model, float("inf")), r.median_ms)
-    if not best:
+    shown = [r for r in results if not r.error and r.model in miou]
+    if not shown:
         raise ValueError("no benchmarked model has an mIoU to plot (pass --miou-file)")
+    groups: dict[tuple[str, str], list[BenchResult]] = {}
+    for r in shown:
+        groups.setdefault((r.backend, r.precision), []).append(r)
+    best: dict[str, float] = {}
+    for r in shown:
+        best[r.model] = min(best.get(r.model, float("inf")), r.median_ms)
     points = sorted((lat, miou[m], m) for m, lat in best.items())
     front, top = [], -float("inf")
     for lat, acc, _name in points:
         if acc > top:
             front.append((lat, acc))
             top = acc
-    fig, ax = plt.subplots(figsize=(7, 5))
-    ax.scatter([p[0] for p in points], [p[1] for p in points])
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for (backend, precision), group in groups.items():
+        xs, ys = [r.median_ms for r in group], [miou[r.model] for r in group]
+        ax.scatter(
+            xs,
+            ys,
+            marker=_MARKERS[len(ax.collections) % len(_MARKERS)],
+            label=_marker_label(backend, precision, group),
+        )
     for lat, acc, name in points:
         ax.annotate(name, (lat, acc), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.plot([p[0] for p in front], [p[1] for p in front], "r--", label="Pareto front")
-    ax.set_xlabel("latency, ms (median, best backend)")
-    ax.set_ylabel("mIoU")
+    ax.plot([p[0] for p in front], [p[1] for p in front], "r--", label="Pareto front (fastest)")
+    ax.set_xlabel(_latency_label(shown))
+    ax.set_ylabel(miou_axis)
     ax.set_title(title or "latency vs mIoU")
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=7)
     try:
         return atomic_write(
             path, lambda tmp: fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
         )
     finally:
         plt.close(fig)
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")

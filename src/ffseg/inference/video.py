@@ -89,22 +89,29 @@ def segment_video(
     kind: str = "overlay",
     fps: float | None = None,
     progress: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]] | None = None,
+    mask_dir: str | os.PathLike[str] | None = None,
 ) -> list[float]:
     """Segment a video frame by frame into ``output``; returns per-frame latency in ms.
 
-    ``kind`` is ``"overlay"`` or ``"color"``. The output is written under a temporary name and
-    renamed when complete.
+    ``kind`` is ``"overlay"`` or ``"color"`` (the colour mask video). ``mask_dir``: also
+    write each frame's label mask there as ``000000.png``, ``000001.png``, ... The video is
+    written under a temporary name and renamed when complete.
     """
+    if kind not in ("overlay", "color"):
+        raise ValueError(f"kind must be 'overlay' or 'color', got {kind!r}")
     source, output = Path(source), Path(output)
     fmt = VIDEO_FORMATS.get(output.suffix.lower())
     if fmt is None:
         raise ValueError(f"output {output} must end in one of {sorted(VIDEO_FORMATS)}")
     rate = _frame_rate(source, fps)
     latencies: list[float] = []
+    masks = Path(mask_dir) if mask_dir is not None else None
 
     def draw(frame: np.ndarray) -> Any:
         result = segmenter(frame)
         assert isinstance(result, SegResult)
+        if masks is not None:
+            result.save(masks / f"{len(latencies):06d}.png", "mask")
         latencies.append(result.latency_ms)
         return result.overlay() if kind == "overlay" else result.colorize()
 

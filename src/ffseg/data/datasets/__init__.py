@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from ffseg.data.datasets.cityscapes import (
     labelid_to_trainid,
     trainid_to_labelid,
 )
-from ffseg.data.datasets.folder import FolderDataset
+from ffseg.data.datasets.folder import DATASET_YAML, FolderDataset, read_dataset_yaml
 from ffseg.data.datasets.imagenet import ImageFolderClassification
 from ffseg.data.datasets.synthetic import SyntheticScenes
 
@@ -49,8 +50,13 @@ __all__ = [
 
 
 def _folder(root: Any, split: str, transforms: Any, **kw: Any) -> FolderDataset:
-    """``folder``: ``<root>/images/<split>`` + ``<root>/annotations/<split>`` unless given."""
+    """``folder``: ``<root>/images/<split>`` + ``<root>/annotations/<split>`` unless given;
+    options missing from ``kw`` come from ``<root>/dataset.yaml`` when there is one."""
     root = Path(root)
+    if (root / DATASET_YAML).is_file():
+        for key, value in read_dataset_yaml(root / DATASET_YAML).items():
+            if kw.get(key) is None:
+                kw[key] = value
     if "list_file" in kw:
         kw.setdefault("img_dir", root)
     else:
@@ -94,4 +100,32 @@ def build_dataset(
         raise DataError(f"Unknown dataset {name!r}; available: {sorted(DATASETS)}.{hint}")
     if root is None and key != "synthetic":
         raise DataError(f"Dataset {name!r} needs a root folder (--root DIR).")
+    _check_kwargs(key, kwargs)
     return DATASETS[key](root, split, transforms, **kwargs)
+
+
+#: The class behind each dataset name (what its keyword arguments are checked against).
+_CLASSES: dict[str, type] = {
+    "cityscapes": Cityscapes,
+    "camvid": CamVid,
+    "folder": FolderDataset,
+    "imagenet": ImageFolderClassification,
+    "synthetic": SyntheticScenes,
+}
+
+
+def _check_kwargs(name: str, kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments the dataset class does not take, naming the allowed ones
+    (e.g. a synthetic ``seed`` left in ``data.train_kwargs`` after ``--set data.name=folder``)."""
+    params = inspect.signature(_CLASSES[name]).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = sorted(set(params) - {"root", "split", "transforms"})
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise DataError(
+            f"dataset {name!r} does not take {', '.join(map(repr, unknown))} "
+            f"(from data.train_kwargs / data.val_kwargs or the dataset options); it takes "
+            f"{', '.join(allowed) or 'none'}. Remove the others, e.g. "
+            f"--set data.train_kwargs={{}} data.val_kwargs={{}} when switching data.name"
+        )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import yaml
 
 from ffseg.data.datasets.base import (
     IGNORE_INDEX,
@@ -18,7 +20,57 @@ from ffseg.data.datasets.base import (
     require_dir,
 )
 
-__all__ = ["FolderDataset", "read_list_file"]
+__all__ = [
+    "DATASET_YAML",
+    "DATASET_YAML_KEYS",
+    "FolderDataset",
+    "read_dataset_yaml",
+    "read_list_file",
+]
+
+#: The file in a folder dataset's root that describes it (classes, palette, label mapping).
+DATASET_YAML = "dataset.yaml"
+#: What a dataset YAML may hold (the FolderDataset options, plus ``ignore_index``).
+DATASET_YAML_KEYS = (
+    "classes",
+    "palette",
+    "label_map",
+    "reduce_zero_label",
+    "ignore_index",
+    "img_suffix",
+    "ann_suffix",
+)
+
+
+def read_dataset_yaml(path: str | Path) -> dict[str, Any]:
+    """FolderDataset options from a dataset YAML (plain data: ``yaml.safe_load``).
+
+    ``ignore_index: V`` (a raw mask value to ignore, e.g. 0 or 254) becomes a ``label_map``
+    entry ``V: 255`` (with the identity for the classes when no ``label_map`` is given).
+    """
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read dataset YAML {str(path)!r}: {exc}") from exc
+    if not isinstance(spec, dict):
+        raise DataError(f"dataset YAML {str(path)!r} must be a mapping of {DATASET_YAML_KEYS}")
+    unknown = sorted(set(spec) - set(DATASET_YAML_KEYS))
+    if unknown:
+        raise DataError(
+            f"dataset YAML {str(path)!r}: unknown key(s) {unknown}; allowed: "
+            f"{', '.join(DATASET_YAML_KEYS)}"
+        )
+    ignore = spec.pop("ignore_index", None)
+    if ignore is not None and int(ignore) != IGNORE_INDEX:
+        if spec.get("reduce_zero_label"):
+            raise DataError(f"{str(path)!r}: use ignore_index or reduce_zero_label, not both")
+        label_map = dict(
+            spec.get("label_map") or {i: i for i in range(len(spec.get("classes", ())))}
+        )
+        label_map[int(ignore)] = IGNORE_INDEX
+        spec["label_map"] = label_map
+    return spec
 
 
 def read_list_file(

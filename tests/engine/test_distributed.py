@@ -77,14 +77,17 @@ def test_ddp_two_processes_match_single_process(tmp_path: Path) -> None:
     from ffseg.engine.data import build_data, train_loader
     from ffseg.engine.distributed import DistInfo
     from ffseg.engine.optim import build_optimizer
+    from ffseg.engine.state import seed_everything
     from ffseg.engine.task import make_task, preprocessing
-    from ffseg.engine.train import fit
     from ffseg.losses import build_loss
 
-    # initial weights: a zero-LR run of the same recipe (parameters stay at their init)
+    # initial weights: the student as fit builds it (seeded, after the data; optim.lr=0 is
+    # out of range, so no zero-LR run)
     base = [*OVERRIDES, "data.batch_size=2", f"train.output_dir={tmp_path / 's'}"]
-    init = fit(load_config("demo", [*base, "optim.lr=0"])).model
     cfg = load_config("demo", base)
+    seed_everything(cfg.train.seed)
+    build_data(cfg)
+    init = build_student(cfg, 5)
     model = build_student(cfg, 5)
     model.load_state_dict(init.state_dict())
     model.train()

@@ -202,7 +202,7 @@ def test_classification_pretraining_then_segmentation_init(tmp_path, tiny_cfg) -
 
 
 def test_max_minutes_stops_cleanly_and_evaluates(tiny_cfg, tmp_path) -> None:
-    result = fit(tiny_cfg("train.iters=50", "train.max_minutes=0", "train.name=timed"))
+    result = fit(tiny_cfg("train.iters=50", "train.max_minutes=1e-9", "train.name=timed"))
     assert result.iterations == 1  # stops after the first iteration
     assert "miou" in result.metrics
     ckpt = load_checkpoint(tmp_path / "timed" / "last.pt")

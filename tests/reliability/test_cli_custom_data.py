@@ -96,3 +96,12 @@ def test_convert_masks_bad_palette(capsys, tmp_path) -> None:
     assert main([*argv, "--palette", "nosuch"]) == 2
     err = capsys.readouterr().err
     assert "nosuch" in err and "cityscapes" in err and "Traceback" not in err
+
+
+def test_check_data_compares_the_model_class_count(capsys, binary_folder) -> None:
+    argv = ["check-data", "--data", "folder", "--data-root", str(binary_folder)]
+    argv += ["--classes", "background,object", "--label-map", "0:0,255:1", "--split", "val"]
+    assert main([*argv, "--model", "ddrnet23_slim"]) == 0
+    out = capsys.readouterr().out
+    assert "ddrnet23_slim outputs 19 classes but folder/val has 2" in out
+    assert "model.num_classes=2" in out

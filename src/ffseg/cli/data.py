@@ -11,6 +11,7 @@ from ffseg.cli._args import add_data_args, dataset_from_args
 from ffseg.data.check import check_dataset
 from ffseg.data.convert import convert_mask_folder
 from ffseg.data.datasets.folder import read_dataset_yaml
+from ffseg.models import get_pretrained_cfg, load_model
 
 __all__ = ["register"]
 
@@ -26,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num-classes", type=int, help="synthetic data: class count (default: 5)")
     p.add_argument("--split", default="train,val", help="comma-separated splits to scan")
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument(
+        "--model", help="also check that this model's class count fits the data (a name)"
+    )
+    p.add_argument(
+        "--weights", help="also check these weights' class count (file, run or saved folder)"
+    )
     p.set_defaults(func=run_check_data)
     c = subparsers.add_parser(
         "convert-masks",
@@ -44,13 +51,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.set_defaults(func=run_convert_masks)
 
 
+def _model_classes(args: argparse.Namespace) -> tuple[str, int] | None:
+    """``(what, class count)`` of the model named by --weights / --model, if any."""
+    if args.weights:
+        return str(args.weights), int(load_model(args.weights, name=args.model).num_classes)
+    if args.model:
+        return args.model, get_pretrained_cfg(args.model).num_classes
+    return None
+
+
 def run_check_data(args: argparse.Namespace) -> int:
     failed = False
+    model = _model_classes(args)
     for split in [s.strip() for s in args.split.split(",") if s.strip()]:
         dataset = dataset_from_args(args, split)
         report = check_dataset(dataset, f"{args.data}/{split}", num_workers=args.workers)
         print(report.format())
         failed |= not report.ok
+        if model is not None and model[1] != dataset.num_classes:
+            print(
+                f"  WARNING: {model[0]} outputs {model[1]} classes but {args.data}/{split} has "
+                f"{dataset.num_classes}: train with model.num_classes={dataset.num_classes} "
+                "(a new head), or use weights trained on this class list"
+            )
     print("FAILED: fix the problems above" if failed else "OK")
     return 1 if failed else 0
 

@@ -9,7 +9,7 @@ import sys
 import yaml
 
 from ffseg.config import config_to_dict, load_config
-from ffseg.engine.train import FitResult, fit
+from ffseg.engine.train import FitResult, TrainingInterrupted, fit
 
 __all__ = ["DEMO_RECIPE", "register", "run_demo", "run_train"]
 
@@ -30,13 +30,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--config",
         "-c",
-        default=DEMO_RECIPE,
+        default=None,
         metavar="RECIPE",
         help="a packaged recipe name (see `ffseg recipes`) or a YAML file "
-        f"(default: {DEMO_RECIPE})",
+        f"(default: {DEMO_RECIPE}; with --resume: the recipe stored in the run)",
     )
     _common(p)
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue runs/<name> exactly from last.pt")
+    p.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue runs/<name> exactly from last.pt; --set may change the keys listed in "
+        "docs/TRAINING.md (e.g. --set train.epochs=N extends a finished run; default: none)",
+    )
     p.add_argument("--print-config", action="store_true", help="print the resolved recipe and exit")
     p.set_defaults(func=run_train)
 
@@ -75,23 +80,30 @@ def _is_main() -> bool:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    if args.resume:
-        if args.config != DEMO_RECIPE or args.overrides:
-            print(
-                "ffseg train: --resume continues with the recipe stored in the run; "
-                "--config/--set are ignored",
-                file=sys.stderr,
-            )
-        result = fit(resume=args.resume)
-    else:
-        cfg = load_config(args.config, _cli_overrides(args))
-        if args.print_config:
-            print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
-            return 0
-        result = fit(cfg)
+    try:
+        result = _fit(args)
+    except TrainingInterrupted as exc:
+        if _is_main():
+            print(f"ffseg train: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if result is None:
+        return 0
     if _is_main():
         _report(result)
     return 0
+
+
+def _fit(args: argparse.Namespace) -> FitResult | None:
+    """Resume (the stored recipe, or ``--config`` if given, plus allowed ``--set`` changes) or
+    train a recipe; ``None`` after ``--print-config``."""
+    overrides = _cli_overrides(args)
+    if args.resume and args.config is None:
+        return fit(resume=args.resume, overrides=overrides)
+    cfg = load_config(args.config or DEMO_RECIPE, overrides)
+    if args.print_config:
+        print(yaml.safe_dump(config_to_dict(cfg), sort_keys=False), end="")
+        return None
+    return fit(cfg, resume=args.resume)
 
 
 def _report(result: FitResult) -> None:

@@ -20,7 +20,9 @@ from ffseg.config.load import (
     save_config,
     validate_config,
 )
+from ffseg.config.ranges import RANGES, check_ranges
 from ffseg.config.recipes import RECIPES_DIR, Recipe, find_recipe, list_recipes
+from ffseg.config.resume import RESUMABLE_KEYS, resume_changes
 from ffseg.config.schema import (
     AmpName,
     Config,
@@ -43,7 +45,9 @@ from ffseg.config.schema import (
 )
 
 __all__ = [
+    "RANGES",
     "RECIPES_DIR",
+    "RESUMABLE_KEYS",
     "AmpName",
     "Config",
     "ConfigError",
@@ -64,11 +68,13 @@ __all__ = [
     "TaskName",
     "TrainConfig",
     "apply_overrides",
+    "check_ranges",
     "config_from_dict",
     "config_to_dict",
     "find_recipe",
     "list_recipes",
     "load_config",
+    "resume_changes",
     "save_config",
     "validate_config",
 ]

@@ -14,6 +14,7 @@ import yaml
 
 from ffseg._io import atomic_write_text
 from ffseg.config.convert import convert, parse_scalar
+from ffseg.config.ranges import check_ranges
 from ffseg.config.recipes import find_recipe
 from ffseg.config.schema import Config, ConfigError
 
@@ -64,6 +65,7 @@ def _check(cfg: Config) -> None:
                 f"data.extra_train[{i}] must look like {{split: ..., kwargs: {{...}}}}; "
                 f"got {extra!r}"
             )
+    check_ranges(cfg)
     if cfg.kd.weight > 0 and not (cfg.kd.teacher or cfg.kd.smp):
         raise ConfigError(
             f"kd.weight={cfg.kd.weight} needs a teacher: set kd.teacher (a registered model "

@@ -141,6 +141,7 @@ class TrainConfig:
     output_dir: str = "runs"
     name: str = "run"
     deterministic: bool = False
+    dist_timeout_s: float = 1800.0  # how long ranks wait for each other in a collective
 
 
 @dataclass

@@ -3,7 +3,9 @@ module the training step calls (``forward_train`` under DDP / ``torch.compile``)
 
 The student and the teacher are built by the same :func:`build_model`: a registered name goes
 through :func:`ffseg.models.load_model` (the one model loader), a ``"package.module:callable"``
-(a custom model in a recipe) is imported and called with ``num_classes``.
+(a custom model in a recipe) is imported and called with ``num_classes``. Only the user's own
+recipe may name an arbitrary callable: a recipe read back from a checkpoint passes
+:func:`check_names_from_disk` first (registered names and ffseg model classes only).
 """
 
 from __future__ import annotations
@@ -17,16 +19,19 @@ import torch
 from torch import nn
 
 from ffseg.config import Config, KDConfig
+from ffseg.engine.checkpoint import BEST
 from ffseg.engine.data import TrainData
 from ffseg.engine.distributed import DistInfo
 from ffseg.losses import DistillCriterion, KDLoss, build_loss
 from ffseg.models import (
+    PretrainedCfg,
     SegOutput,
     load_backbone_weights,
     load_model,
     load_pretrained_weights,
     read_state_dict,
 )
+from ffseg.models._factory import is_library_model_spec
 
 __all__ = [
     "TrainForward",
@@ -34,7 +39,9 @@ __all__ = [
     "build_model",
     "build_student",
     "build_teacher",
+    "check_names_from_disk",
     "place_model",
+    "run_model_config",
     "training_module",
 ]
 
@@ -54,6 +61,21 @@ def _import_callable(spec: str) -> Any:
             "registered model name (ffseg list) or 'package.module:callable'."
         ) from exc
     return obj
+
+
+def check_names_from_disk(cfg: Config, source: str) -> None:
+    """Refuse a recipe read from a file the user did not give (a checkpoint) whose
+    ``model.name`` or ``kd.teacher`` is a ``module:callable`` outside ffseg's model classes:
+    building it would run code named by the file."""
+    for key, name in (("model.name", cfg.model.name), ("kd.teacher", cfg.kd.teacher)):
+        if not name or ":" not in name or is_library_model_spec(name):
+            continue
+        raise ValueError(
+            f"{source}: {key}={name!r} names a 'module:callable' that would run code, and a "
+            "recipe stored in a checkpoint may only name registered models (ffseg list) or ffseg "
+            "model classes. Nothing was run. If you trust this recipe, pass it yourself: "
+            "ffseg train --resume RUN --config RECIPE.yaml (the recipe the run was started with)."
+        )
 
 
 def build_model(
@@ -177,3 +199,28 @@ def training_module(model: nn.Module, cfg: Config, dist_info: DistInfo) -> nn.Mo
     if cfg.model.compile:
         module = torch.compile(module)
     return module
+
+
+def run_model_config(model: nn.Module, cfg: Config, data: TrainData) -> dict[str, Any]:
+    """The ``config.json`` of a run folder: the ``pretrained_cfg`` that rebuilds the trained
+    model (architecture and build arguments, the dataset's classes and palette, mean/std and
+    the input size) and the weights file, ``best.safetensors``."""
+    base = getattr(model, "pretrained_cfg", None)
+    base = base if isinstance(base, PretrainedCfg) else PretrainedCfg(architecture="custom")
+    if ":" in cfg.model.name:
+        arch, args = cfg.model.name, {**cfg.model.kwargs, "num_classes": data.num_classes}
+    else:
+        arch, args = base.architecture, dict(base.model_args)
+    size = cfg.eval.resize or cfg.data.crop_size
+    n = data.num_classes
+    pcfg = base.replace(
+        architecture=arch,
+        model_args=args,
+        task=cfg.data.task,
+        num_classes=n,
+        dataset=cfg.data.name,
+        classes=data.classes if len(data.classes) == n else None,
+        palette=tuple(data.palette) if len(data.palette) == n else None,
+        input_size=(3, int(size[0]), int(size[1])),
+    )
+    return {"ffseg_format": 2, "weights": BEST, "pretrained_cfg": pcfg.to_dict()}

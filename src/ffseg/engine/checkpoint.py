@@ -1,5 +1,10 @@
 """Run checkpoints: what ``last.pt`` holds, how it is written, read and restored.
 
+Only finite weights are written: a run whose weights diverged keeps its previous ``last.pt``
+(:class:`NonFiniteWeightsError`). Beside ``best.safetensors`` the run folder holds a
+``config.json`` (the model's ``pretrained_cfg``: architecture, build arguments, classes,
+palette, mean/std, input size), so ``ffseg.load_model(run_dir)`` rebuilds the best model.
+
 ``last.pt`` holds plain containers of tensors and numbers only (no pickled objects), so it is
 loaded with ``weights_only=True``: model, EMA, optimizer, scheduler, GradScaler, the
 :class:`~ffseg.engine.state.TrainState`, every rank's RNG states and the resolved config. Every
@@ -9,6 +14,7 @@ previous file.
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import save_file
+from safetensors.torch import save
 from torch import nn
 
-from ffseg._io import atomic_write
+from ffseg._io import atomic_write_bytes, atomic_write_json
 from ffseg.engine.distributed import DistInfo
 from ffseg.engine.ema import ModelEMA
 from ffseg.engine.state import TrainState
@@ -29,6 +35,8 @@ from ffseg.engine.state import TrainState
 __all__ = [
     "BEST",
     "CHECKPOINT",
+    "MODEL_CONFIG",
+    "NonFiniteWeightsError",
     "RunCheckpoint",
     "TrainParts",
     "capture_rng_state",
@@ -43,12 +51,28 @@ __all__ = [
 
 CHECKPOINT = "last.pt"  # the resumable state of a run
 BEST = "best.safetensors"  # the best-scoring weights of a run
+MODEL_CONFIG = "config.json"  # what rebuilds the best model (ffseg.load_model(run_dir))
 FORMAT_VERSION = 1
 
 
+class NonFiniteWeightsError(RuntimeError):
+    """The weights hold NaN or infinite values; no checkpoint was written."""
+
+
+def _non_finite(module: nn.Module) -> list[str]:
+    return [
+        k
+        for k, v in module.state_dict().items()
+        if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+
+
 def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> Path:
-    """``torch.save`` ``state`` to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: torch.save(dict(state), tmp))
+    """``torch.save`` ``state`` to ``path`` atomically (serialised in memory first, so a full
+    disk or an unwritable folder is a :class:`~ffseg._io.FileWriteError` naming the path)."""
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -73,7 +97,7 @@ def save_weights(
 ) -> Path:
     """Write a state_dict as ``.safetensors`` atomically (weights only)."""
     tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
-    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    return atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
 def capture_rng_state() -> dict[str, Any]:
@@ -176,14 +200,33 @@ class RunCheckpoint:
     """
 
     def __init__(
-        self, path: Path, parts: TrainParts, config: dict[str, Any], dist_info: DistInfo
+        self,
+        path: Path,
+        parts: TrainParts,
+        config: dict[str, Any],
+        dist_info: DistInfo,
+        model_config: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self.parts = parts
         self.config = config
         self.dist_info = dist_info
+        self.model_config = model_config
+
+    def check_finite(self) -> None:
+        """Raise :class:`NonFiniteWeightsError` if the model or EMA weights are not finite."""
+        ema = self.parts.ema
+        bad = _non_finite(self.parts.model) + (_non_finite(ema.module) if ema else [])
+        if bad:
+            shown = ", ".join(bad[:3]) + (", ..." if len(bad) > 3 else "")
+            raise NonFiniteWeightsError(
+                f"the weights hold NaN/inf values ({len(bad)} tensors: {shown}); {self.path} "
+                "was not overwritten"
+            )
 
     def save(self, state: TrainState) -> None:
+        """Write ``last.pt`` (collective); refuses non-finite weights, keeping the old file."""
+        self.check_finite()
         rng: Any = capture_rng_state()
         if self.dist_info.distributed:
             gathered: list[Any] = [None] * self.dist_info.world_size
@@ -196,6 +239,8 @@ class RunCheckpoint:
         """``best.safetensors`` beside ``last.pt`` (rank 0 writes; no collective)."""
         if self.dist_info.is_main:
             save_weights(model.state_dict(), self.path.parent / BEST, metadata)
+            if self.model_config is not None:
+                atomic_write_json(self.path.parent / MODEL_CONFIG, self.model_config)
 
 
 def load_run(resume: str | Path) -> tuple[Path, dict[str, Any]]:

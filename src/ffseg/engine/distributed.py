@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: How long ranks wait for each other before a collective fails.
+#: How long ranks wait for each other before a collective fails (``train.dist_timeout_s``).
 PROCESS_GROUP_TIMEOUT = timedelta(minutes=30)
 
 
@@ -64,10 +64,13 @@ def resolve_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     return device
 
 
-def init_distributed(device: str = "auto", backend: str | None = None) -> DistInfo:
+def init_distributed(
+    device: str = "auto", backend: str | None = None, timeout_s: float | None = None
+) -> DistInfo:
     """Initialise the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1).
 
-    Reads ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and ``MASTER_ADDR`` / ``MASTER_PORT``)
+    ``timeout_s`` (default 30 minutes): how long a collective waits for a silent rank before it
+    fails with an error naming the collective. Reads ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and ``MASTER_ADDR`` / ``MASTER_PORT``)
     from the environment. Without them this is a single process on ``device``.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -84,7 +87,7 @@ def init_distributed(device: str = "auto", backend: str | None = None) -> DistIn
             init_method="env://",
             world_size=world,
             rank=rank,
-            timeout=PROCESS_GROUP_TIMEOUT,
+            timeout=PROCESS_GROUP_TIMEOUT if timeout_s is None else timedelta(seconds=timeout_s),
         )
     log.debug("rank %d/%d on %s", rank, world, dev)
     return DistInfo(rank, world, local_rank, dev)

@@ -13,27 +13,14 @@ from typing import Any
 
 from ffseg._io import atomic_write_text
 from ffseg.config import Config, save_config
-from ffseg.engine.checkpoint import CHECKPOINT
-from ffseg.engine.distributed import DistInfo, from_rank0
 
-__all__ = ["CONFIG", "SUMMARY", "TENSORBOARD", "RunLogger", "pick_run_dir"]
+__all__ = ["CONFIG", "SUMMARY", "TENSORBOARD", "RunLogger"]
 
 log = logging.getLogger(__name__)
 
 CONFIG = "config.yaml"  # the resolved recipe
 SUMMARY = "summary.csv"  # one row per epoch
 TENSORBOARD = "tb"  # TensorBoard event files
-
-
-def pick_run_dir(cfg: Config, dist_info: DistInfo) -> Path:
-    """``<output_dir>/<name>``; a name already holding a run gets ``-2``, ``-3``... appended."""
-    base = Path(cfg.train.output_dir)
-    name, k = cfg.train.name, 1
-    if dist_info.is_main:
-        while (base / name / CHECKPOINT).exists() or (base / name / CONFIG).exists():
-            k += 1
-            name = f"{cfg.train.name}-{k}"
-    return base / from_rank0(name)
 
 
 def _tensorboard(folder: Path, purge_step: int | None) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["build_optimizer", "build_scheduler", "lr_factor", "param_groups"]
+__all__ = ["build_optimizer", "build_scheduler", "lr_factor", "param_groups", "reset_schedule"]
 
 
 def param_groups(
@@ -90,3 +90,15 @@ def build_scheduler(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A ``LambdaLR`` to call once per iteration (its lambda is not pickled into checkpoints)."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: lr_factor(it, total_iters, cfg))
+
+
+def reset_schedule(
+    optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LambdaLR, lr: float
+) -> None:
+    """After a resume that changed ``optim.lr`` or the schedule: base LR ``lr`` (times each
+    group's ``lr_mult``) and the current LR from the new schedule at the current iteration."""
+    for group, factor in zip(optimizer.param_groups, scheduler.lr_lambdas, strict=True):
+        group["initial_lr"] = lr * group.get("lr_mult", 1.0)
+        group["lr"] = group["initial_lr"] * factor(scheduler.last_epoch)
+    scheduler.base_lrs = [g["initial_lr"] for g in optimizer.param_groups]
+    scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]  # what get_last_lr() shows

@@ -1,4 +1,4 @@
-"""Prediction overlays written at the end of a run: image | prediction | ground truth."""
+"""Prediction panels written at the end of a run: image | prediction | ground truth + legend."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from ffseg._io import atomic_write
 from ffseg.data.datasets.base import Transform
 from ffseg.layers import resize_to
-from ffseg.viz import as_rgb_array, colorize, overlay
+from ffseg.viz import as_rgb_array, panel
 
 __all__ = ["OVERLAY_DIR", "write_overlays"]
 
@@ -29,9 +29,10 @@ def write_overlays(
     out_dir: Path,
     device: torch.device,
     count: int,
+    classes: Sequence[str] = (),
 ) -> list[Path]:
-    """Save the first ``count`` samples of ``dataset`` (untransformed) as PNG panels; the model
-    sees them through ``transform``. Returns the files written."""
+    """Save the first ``count`` samples of ``dataset`` (untransformed) as PNG panels with a
+    legend of ``classes``; the model sees them through ``transform``. Returns the files."""
     paths = []
     model.eval()
     for i in range(min(count, len(dataset))):  # type: ignore[arg-type]
@@ -42,10 +43,7 @@ def write_overlays(
         rgb = Image.fromarray(as_rgb_array(raw))
         if rgb.size != (mask.shape[-1], mask.shape[-2]):
             rgb = rgb.resize((mask.shape[-1], mask.shape[-2]))
-        panels = [rgb, overlay(rgb, pred, palette), colorize(mask, palette)]
-        canvas = Image.new("RGB", (3 * rgb.width, rgb.height))
-        for j, panel in enumerate(panels):
-            canvas.paste(panel, (j * rgb.width, 0))
+        canvas = panel(rgb, pred, palette, mask, classes=classes)
         path = out_dir / f"val_{i:03d}.png"
         atomic_write(path, lambda tmp, c=canvas: c.save(tmp, format="PNG"))
         paths.append(path)

@@ -144,7 +144,9 @@ class SegmentationTask(Task):
             return []
         out_dir = run_dir / OVERLAY_DIR
         data = self.data
-        return write_overlays(model, data.val, transform, data.palette, out_dir, self.device, count)
+        return write_overlays(
+            model, data.val, transform, data.palette, out_dir, self.device, count, data.classes
+        )
 
 
 class ClassificationTask(Task):

@@ -14,6 +14,7 @@ epoch, so ``k`` iterations + resume + ``N - k`` iterations equal ``N`` straight 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -26,11 +27,30 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import Subset
 
-from ffseg.config import Config, config_from_dict, config_to_dict, validate_config
-from ffseg.engine.build import build_criterion, build_student, place_model, training_module
+from ffseg._io import remove_stale_temp_files
+from ffseg.config import (
+    Config,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+    resume_changes,
+    validate_config,
+)
+from ffseg.data.samplers import DistributedEvalSampler
+from ffseg.data.views import Transformed
+from ffseg.engine.build import (
+    build_criterion,
+    build_student,
+    check_names_from_disk,
+    place_model,
+    run_model_config,
+    training_module,
+)
 from ffseg.engine.checkpoint import (
     CHECKPOINT,
+    NonFiniteWeightsError,
     RunCheckpoint,
     TrainParts,
     load_run,
@@ -38,21 +58,32 @@ from ffseg.engine.checkpoint import (
 )
 from ffseg.engine.data import TrainData, build_data, iters_per_epoch, train_loader, val_loader
 from ffseg.engine.distributed import (
+    DistInfo,
     all_ranks_true,
     cleanup_distributed,
+    from_rank0,
     init_distributed,
     sync_buffers,
     world_size,
 )
 from ffseg.engine.ema import ModelEMA
-from ffseg.engine.logger import RunLogger, pick_run_dir
-from ffseg.engine.optim import build_optimizer, build_scheduler
+from ffseg.engine.logger import RunLogger
+from ffseg.engine.optim import build_optimizer, build_scheduler, reset_schedule
 from ffseg.engine.precision import resolve_precision
+from ffseg.engine.runfolder import RunLock, claim_run_dir
 from ffseg.engine.state import Deadline, TrainState, deterministic_algorithms, seed_everything
+from ffseg.engine.stops import StopRequests, TrainingInterrupted
 from ffseg.engine.task import EMA_SUFFIX, Task, make_task, preprocessing
 from ffseg.models import AuxOutput, SegOutput
 
-__all__ = ["FitResult", "NonFiniteLossError", "TrainState", "fit", "train_one_epoch"]
+__all__ = [
+    "FitResult",
+    "NonFiniteLossError",
+    "TrainState",
+    "TrainingInterrupted",
+    "fit",
+    "train_one_epoch",
+]
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +216,8 @@ class _StepHook:
     epoch: int
     cfg: Config
     on_step: Callable[[TrainState], None] | None
+    stops: StopRequests
+    device: torch.device
 
     def __call__(self, scalars: dict[str, float]) -> bool:
         state = self.state
@@ -199,7 +232,9 @@ class _StepHook:
             self.checkpoint.save(state)
         if self.on_step is not None:
             self.on_step(state)
-        return self.deadline.expired()
+        no_stop = torch.tensor(self.stops.signum is None, device=self.device)
+        stop_asked = not all_ranks_true(no_stop)
+        return self.deadline.expired() or stop_asked
 
 
 def _evaluate(
@@ -232,13 +267,14 @@ def _keep_best(
     )
 
 
-def _stopped(exc: NonFiniteLossError, state: TrainState, ckpt_path: Path) -> NonFiniteLossError:
+def _stopped(exc: RuntimeError, state: TrainState, ckpt_path: Path) -> NonFiniteLossError:
     kept = ckpt_path.exists()
     where = f"the last good checkpoint {ckpt_path} is kept" if kept else "no checkpoint yet"
     return NonFiniteLossError(
         f"training stopped at epoch {state.epoch + 1}, iteration {state.iteration + 1}: {exc}; "
         f"{where}. Lower optim.lr, set optim.grad_clip, check the data, or use "
-        "train.amp=none; resume with --resume after changing the recipe."
+        f"train.amp=none; then continue with e.g. ffseg train --resume {ckpt_path.parent} "
+        "--set optim.lr=<lower> (see docs/TRAINING.md for the keys a resume may change)."
     )
 
 
@@ -252,32 +288,119 @@ def _describe(cfg: Config, data: TrainData, total: int, ipe: int, world: int, de
     )
 
 
+def _resume_config(
+    cfg: Config | None, overrides: Iterable[str], run_dir: Path, ckpt: dict[str, Any]
+) -> tuple[Config, list[str]]:
+    """The recipe of a resumed run: the stored one (checked as data from disk) or the user's
+    ``cfg``, with ``overrides``; only :data:`ffseg.config.RESUMABLE_KEYS` may differ."""
+    source = f"{run_dir / CHECKPOINT} (stored recipe)"
+    stored = config_from_dict(ckpt["config"], source)
+    if cfg is None:
+        check_names_from_disk(stored, source)
+        cfg = stored
+    cfg = apply_overrides(cfg, overrides, "--resume --set") if overrides else cfg
+    return cfg, resume_changes(stored, cfg, f"--resume {run_dir}")
+
+
+def _check_evaluation(
+    task: Task, data: TrainData, val_tf: Any, model: nn.Module, dist_info: DistInfo
+) -> None:
+    """Evaluate the first validation sample(s) now (one per rank), so a bad val image or eval
+    setting fails before training rather than after an epoch."""
+    if data.val is None or len(data.val) == 0:  # type: ignore[arg-type]
+        return
+    first = range(min(dist_info.world_size, len(data.val)))  # type: ignore[arg-type]
+    dataset = Transformed(Subset(data.val, first), val_tf)
+    sampler = DistributedEvalSampler(dataset, dist_info.world_size, dist_info.rank)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=1, sampler=sampler)
+    try:
+        task.evaluate(model, loader, False)
+    except Exception as exc:
+        raise ValueError(
+            f"validation fails on its first sample ({type(exc).__name__}: {exc}); checked before "
+            "training so no epoch is lost. Fix the validation data (data.root, data.val_split) "
+            "or the eval.* settings, or set data.val_split='' to train without validation."
+        ) from exc
+
+
+def _resolve_recipe(
+    cfg: Config | None, resume: str | Path | None, overrides: Iterable[str]
+) -> tuple[Config, Path | None, dict[str, Any] | None, list[str]]:
+    """The validated recipe, the run folder and checkpoint to resume, and the resume changes."""
+    run_dir, ckpt = load_run(resume) if resume is not None else (None, None)
+    changes: list[str] = []
+    if ckpt is not None and run_dir is not None:
+        cfg, changes = _resume_config(cfg, overrides, run_dir, ckpt)
+    elif overrides:
+        cfg = apply_overrides(cfg, overrides) if cfg is not None else None
+    if cfg is None:
+        raise ValueError("fit needs a recipe (cfg) or a run folder to resume")
+    return validate_config(cfg), run_dir, ckpt, changes
+
+
+def _restore(
+    ckpt: dict[str, Any] | None,
+    parts: TrainParts,
+    rank: int,
+    changes: list[str],
+    cfg: Config,
+    run_dir: Path | None,
+) -> TrainState:
+    """A fresh state, or the checkpoint's (with a reset schedule when the resume changed it)."""
+    if ckpt is None:
+        return TrainState()
+    state = restore_run_state(ckpt, parts, rank)
+    if changes:
+        reset_schedule(parts.optimizer, parts.scheduler, cfg.optim.lr)
+    log.info("resumed %s at epoch %d, iteration %d", run_dir, state.epoch, state.iteration)
+    for change in changes:
+        log.info("resume changes %s", change)
+    return state
+
+
+def _epoch_row(
+    state: TrainState, result: dict[str, float], optimizer: torch.optim.Optimizer
+) -> dict[str, float]:
+    """The epoch's line of ``summary.csv`` before evaluation."""
+    return {
+        "epoch": float(state.epoch),
+        "iteration": float(state.iteration),
+        "train_loss": result.get("loss", math.nan),
+        "lr": optimizer.param_groups[0]["lr"],
+        "img_s": result["img_s"],
+    }
+
+
 def fit(
     cfg: Config | None = None,
     *,
     resume: str | Path | None = None,
+    overrides: Iterable[str] = (),
     on_step: Callable[[TrainState], None] | None = None,
 ) -> FitResult:
     """Train a recipe; returns a :class:`FitResult`.
 
     Args:
-        cfg: the recipe (not needed when resuming).
-        resume: a run folder (or its ``last.pt``); the run continues exactly where it stopped,
-            with the configuration stored in the checkpoint.
+        cfg: the recipe. When resuming it is optional: by default the run continues with the
+            recipe stored in its checkpoint (which may only name registered models).
+        resume: a run folder (or its ``last.pt``); the run continues exactly where it stopped.
+        overrides: ``key=value`` changes for a resumed run, limited to
+            :data:`ffseg.config.RESUMABLE_KEYS` (e.g. ``train.epochs=12`` extends a run).
         on_step: called after every iteration (and any checkpoint it triggers) with the state.
+
+    SIGINT / SIGTERM stop at the next step boundary: ``last.pt`` is written and
+    :class:`TrainingInterrupted` raised (its message says how to resume).
     """
     start = time.perf_counter()
-    run_dir, ckpt = load_run(resume) if resume is not None else (None, None)
-    if ckpt is not None:
-        cfg = config_from_dict(ckpt["config"], f"{run_dir / CHECKPOINT} (config)")
-    if cfg is None:
-        raise ValueError("fit needs a recipe (cfg) or a run folder to resume")
-    cfg = validate_config(cfg)
-    dist_info = init_distributed(cfg.train.device)
+    cfg, run_dir, ckpt, changes = _resolve_recipe(cfg, resume, overrides)
+    dist_info = init_distributed(cfg.train.device, timeout_s=cfg.train.dist_timeout_s)
     with ExitStack() as cleanup:
         cleanup.callback(cleanup_distributed)
+        main = dist_info.is_main
+        if run_dir is not None:  # refuse a run another process is training, before any work
+            cleanup.enter_context(RunLock(run_dir, enabled=main))
         cleanup.enter_context(deterministic_algorithms(cfg.train.deterministic))
-        device, main = dist_info.device, dist_info.is_main
+        device = dist_info.device
         precision = resolve_precision(cfg.train.amp, device, what="train.amp")
         seed_everything(cfg.train.seed + dist_info.rank)
         # build: whatever can fail does so before the run folder exists
@@ -294,19 +417,31 @@ def fit(
         scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
         parts = TrainParts(model, optimizer, scheduler, scaler, ema)
         criterion = build_criterion(cfg, data, device, precision.autocast_dtype)
-        # restore
-        state = TrainState()
-        if ckpt is not None:
-            state = restore_run_state(ckpt, parts, dist_info.rank)
-            log.info("resumed %s at epoch %d, iteration %d", run_dir, state.epoch, state.iteration)
-        # the run folder, then the loop
-        run_dir = run_dir or pick_run_dir(cfg, dist_info)
+        rng = torch.get_rng_state()
+        _check_evaluation(task, data, val_tf, model, dist_info)
+        torch.set_rng_state(rng)
+        state = _restore(ckpt, parts, dist_info.rank, changes, cfg, run_dir)
+        # the run folder (new runs: created atomically, then locked), then the loop
+        if run_dir is None:
+            name = claim_run_dir(cfg.train.output_dir, cfg.train.name) if main else None
+            run_dir = Path(from_rank0(str(name)))
+            cleanup.enter_context(RunLock(run_dir, enabled=main))
+        if main:
+            remove_stale_temp_files(run_dir)
         logger = RunLogger(run_dir, cfg, enabled=main, purge_step=state.iteration or None)
         cleanup.enter_context(logger)
-        saver = RunCheckpoint(run_dir / CHECKPOINT, parts, config_to_dict(cfg), dist_info)
-        module = training_module(model, cfg, dist_info)
+        model_config = run_model_config(model, cfg, data)
+        saver = RunCheckpoint(
+            run_dir / CHECKPOINT, parts, config_to_dict(cfg), dist_info, model_config
+        )
+        run_epoch = functools.partial(
+            train_one_epoch, training_module(model, cfg, dist_info), criterion, optimizer,
+            scheduler, device=device, scaler=scaler, ema=ema, grad_clip=cfg.optim.grad_clip,
+            autocast_dtype=precision.autocast_dtype, channels_last=cfg.model.channels_last,
+        )  # fmt: skip
         val = val_loader(data, val_tf, cfg, dist_info)
         deadline = Deadline(cfg.train.max_minutes, start)
+        stops = cleanup.enter_context(StopRequests())
         logger.info(_describe(cfg, data, total_iters, ipe, dist_info.world_size, device))
         metrics: dict[str, Any] = {}
         try:
@@ -314,34 +449,23 @@ def fit(
                 epoch, skip = state.epoch, state.iteration - state.epoch * ipe
                 steps = min(ipe - skip, total_iters - state.iteration)
                 logger.start_epoch(epoch, epochs, skip, steps)
-                result = train_one_epoch(
-                    module,
-                    criterion,
-                    optimizer,
-                    scheduler,
-                    train_loader(data, train_tf, cfg, dist_info, epoch, skip),
-                    device,
-                    scaler=scaler,
-                    ema=ema,
-                    grad_clip=cfg.optim.grad_clip,
-                    max_steps=steps,
-                    autocast_dtype=precision.autocast_dtype,
-                    channels_last=cfg.model.channels_last,
-                    on_step=_StepHook(state, logger, saver, deadline, ipe, epoch, cfg, on_step),
+                hook = _StepHook(
+                    state, logger, saver, deadline, ipe, epoch, cfg, on_step, stops, device
                 )
+                loader = train_loader(data, train_tf, cfg, dist_info, epoch, skip)
+                result = run_epoch(loader=loader, max_steps=steps, on_step=hook)
                 logger.end_epoch()
                 sync_buffers(model)  # BN statistics averaged over ranks (no-op in one process)
                 if state.iteration % ipe == 0:
                     state.epoch = max(state.epoch, epoch + 1)
-                row = {
-                    "epoch": float(state.epoch),
-                    "iteration": float(state.iteration),
-                    "train_loss": result.get("loss", math.nan),
-                    "lr": optimizer.param_groups[0]["lr"],
-                    "img_s": result["img_s"],
-                }
+                if stops.signum is not None:
+                    saver.save(state)
+                    raise TrainingInterrupted(stops.signum, run_dir, state.iteration)
+                row = _epoch_row(state, result, optimizer)
                 done = deadline.reached or state.iteration >= total_iters
-                if val is not None and (done or state.epoch % max(cfg.train.eval_every, 1) == 0):
+                evaluate_now = val is not None and (done or state.epoch % cfg.train.eval_every == 0)
+                if evaluate_now:  # the epoch's work is on disk before evaluation can fail
+                    saver.save(state)
                     metrics, scores = _evaluate(task, parts, val, logger.show_progress)
                     row.update(scores)
                     logger.log_scalars(task.scalars(metrics, scores), state.iteration)
@@ -354,21 +478,13 @@ def fit(
                 if deadline.reached:
                     logger.info("train.max_minutes reached at iteration %d", state.iteration)
                     break
-        except NonFiniteLossError as exc:
+        except (NonFiniteLossError, NonFiniteWeightsError) as exc:
             raise _stopped(exc, state, run_dir / CHECKPOINT) from None
-        best_model = ema.module if ema is not None else model
-        overlays = task.overlays(best_model, val_tf, run_dir, cfg.log.overlays) if main else []
+        best = ema.module if ema is not None else model
+        overlays = task.overlays(best, val_tf, run_dir, cfg.log.overlays) if main else []
         if main and metrics and (table := task.table(metrics)):
             log.info("final validation:\n%s", table)
-        seconds = time.perf_counter() - start
         return FitResult(
-            run_dir=run_dir,
-            best_score=state.best_score,
-            score_name=task.score_name,
-            metrics=metrics,
-            iterations=state.iteration,
-            seconds=seconds,
-            overlays=overlays,
-            num_classes=data.num_classes,
-            model=model,
-        )
+            run_dir, state.best_score, task.score_name, metrics, state.iteration,
+            time.perf_counter() - start, overlays, data.num_classes, model,
+        )  # fmt: skip

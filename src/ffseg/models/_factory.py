@@ -6,6 +6,7 @@ module back, so the package has no import cycle.
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,10 @@ from ffseg.models._weights import WeightsError, check_fit, checkpoint_classes, r
 __all__ = [
     "CONFIG_NAME",
     "WEIGHTS_NAME",
+    "UnsafeModelSpecError",
     "create_model",
+    "import_model_class",
+    "is_library_model_spec",
     "load_model",
     "load_pretrained",
     "save_pretrained",
@@ -30,6 +34,49 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+LIBRARY_PACKAGE = "ffseg.models"
+
+
+class UnsafeModelSpecError(ValueError):
+    """A file from disk names a ``module:callable`` outside ffseg's model classes."""
+
+
+def _library_class(spec: str) -> type[nn.Module] | None:
+    """The class named by ``"ffseg.models.<module>:<Class>"`` if it is an ``nn.Module``
+    subclass defined in ffseg.models; ``None`` otherwise. Nothing is called."""
+    module_name, sep, attr = spec.partition(":")
+    inside = module_name == LIBRARY_PACKAGE or module_name.startswith(LIBRARY_PACKAGE + ".")
+    if not (sep and attr and inside) or not all(p.isidentifier() for p in module_name.split(".")):
+        return None
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    defined_in = getattr(obj, "__module__", "") or ""
+    if not (isinstance(obj, type) and issubclass(obj, nn.Module)):
+        return None
+    return obj if defined_in.startswith(LIBRARY_PACKAGE + ".") else None
+
+
+def is_library_model_spec(spec: str) -> bool:
+    """Whether ``spec`` is ``"ffseg.models.<module>:<Class>"`` naming one of ffseg's model
+    classes (safe to build from a file on disk: no arbitrary callable)."""
+    return _library_class(spec) is not None
+
+
+def import_model_class(spec: str, where: str = "the model name") -> type[nn.Module]:
+    """The ffseg model class named by ``"ffseg.models.<module>:<Class>"``; any other
+    ``module:callable`` raises :class:`UnsafeModelSpecError` (files from disk are data)."""
+    cls = _library_class(spec)
+    if cls is None:
+        raise UnsafeModelSpecError(
+            f"{where} is {spec!r}: a file may only name a registered model (ffseg list) or an "
+            "ffseg model class ('ffseg.models.<module>:<Class>'); other 'module:callable' "
+            "names run code and are accepted only from your own command line or recipe file."
+        )
+    return cls
 
 
 def create_model(
@@ -81,7 +128,10 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
     ``model_args`` rebuild it; the model must therefore come from :func:`create_model`.
     """
     cfg = getattr(model, "pretrained_cfg", None)
-    if not isinstance(cfg, PretrainedCfg) or not is_model(cfg.architecture):
+    known = isinstance(cfg, PretrainedCfg) and (
+        is_model(cfg.architecture) or is_library_model_spec(cfg.architecture)
+    )
+    if not known:
         raise ValueError(
             "save_pretrained needs a model built with ffseg.create_model (its name and arguments "
             "are stored in config.json); save a custom module with torch.save(state_dict) instead."
@@ -97,7 +147,8 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
 
 
 def _read_config(directory: Path) -> tuple[str, dict[str, Any], PretrainedCfg | None]:
-    """``(name, build kwargs, saved cfg)`` from a save_pretrained folder's config.json."""
+    """``(name, build kwargs, saved cfg)`` from a save_pretrained folder's (or a training run
+    folder's) config.json."""
     config_path = directory / CONFIG_NAME
     if not config_path.is_file():
         raise WeightsError(
@@ -116,13 +167,41 @@ def _read_config(directory: Path) -> tuple[str, dict[str, Any], PretrainedCfg | 
     return cfg.architecture, args, cfg
 
 
+def _weights_file(directory: Path) -> Path:
+    """The weights of a folder: ``config.json``'s ``"weights"`` (a plain file name, e.g. a run's
+    ``best.safetensors``), else ``model.safetensors``."""
+    try:
+        name = json.loads((directory / CONFIG_NAME).read_text()).get("weights", WEIGHTS_NAME)
+    except (OSError, ValueError, AttributeError):
+        name = WEIGHTS_NAME
+    if not isinstance(name, str) or Path(name).name != name or name.startswith("."):
+        raise WeightsError(
+            f"{str(directory / CONFIG_NAME)!r}: 'weights' must be a file name inside the folder, "
+            f"got {name!r}"
+        )
+    return directory / name
+
+
+def _build(name: str, args: dict[str, Any], where: str) -> nn.Module:
+    """A registered name through :func:`create_model`; an ffseg model class spec directly."""
+    if ":" not in name:
+        return create_model(name, **args)
+    model = import_model_class(name, where)(**args)
+    cfg = getattr(model, "pretrained_cfg", None)
+    if isinstance(cfg, PretrainedCfg):
+        model.pretrained_cfg = cfg.replace(architecture=name, model_args=dict(args))
+    return model
+
+
 def load_pretrained(directory: str | Path, **overrides: Any) -> nn.Module:
-    """Re-create a model saved by :func:`save_pretrained` (strict, bit-exact, same cfg)."""
+    """Re-create a model saved by :func:`save_pretrained`, or the best weights of a training
+    run folder (strict, bit-exact, same cfg)."""
     directory = Path(directory)
     name, args, saved_cfg = _read_config(directory)
-    model = create_model(name, **{**args, **overrides})
-    state = read_state_dict(directory / WEIGHTS_NAME)
-    check_fit(model, model.state_dict(), state, directory / WEIGHTS_NAME)
+    model = _build(name, {**args, **overrides}, f"{str(directory / CONFIG_NAME)!r} architecture")
+    weights = _weights_file(directory)
+    state = read_state_dict(weights)
+    check_fit(model, model.state_dict(), state, weights)
     model.load_state_dict(state, strict=True)
     if saved_cfg is not None and not overrides:
         model.pretrained_cfg = saved_cfg  # keeps what was saved (e.g. a dataset's class names)

@@ -89,3 +89,30 @@ def test_val_results_record_the_spec(saved: Path, tmp_path: Path) -> None:
     assert main([*argv, "--flip", "--results-file", str(results)]) == 0
     data = json.loads(results.read_text())
     assert data["num_images"] == 2 and data["flip"] is True and data["mode"] == "whole"
+
+
+@pytest.mark.parametrize("verb", ["val", "predict"])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [(["0.75,1.0,1.25"], (0.75, 1.0, 1.25)), (["0.75", "1.0"], (0.75, 1.0)), (["2"], (2.0,))],
+)
+def test_scales_mean_the_same_in_val_and_predict(verb: str, given: list[str], expected) -> None:
+    from ffseg.cli import build_parser
+    from ffseg.cli._args import scales_from_args
+
+    argv = [verb, "--scales", *given, "--mode", "slide", "--stride", "32", "32"]
+    argv += ["--data", "camvid"] if verb == "val" else ["--source", "x.png", "--out", "o"]
+    args = build_parser(verb).parse_args(argv)
+    assert scales_from_args(args) == expected and args.stride == [32, 32]
+
+
+@pytest.mark.parametrize("bad", [["a"], ["0"], ["1.0,-1"]])
+def test_bad_scales_name_the_flag_and_the_fix(bad: list[str]) -> None:
+    from ffseg.cli import build_parser
+    from ffseg.cli._args import scales_from_args
+
+    args = build_parser("predict").parse_args(
+        ["predict", "--source", "x.png", "--out", "o", "--scales", *bad]
+    )
+    with pytest.raises(ValueError, match=r"--scales .*e\.g\. --scales 0\.75 1\.0 1\.25"):
+        scales_from_args(args)

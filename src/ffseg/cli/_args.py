@@ -28,6 +28,7 @@ __all__ = [
     "add_batch_size_arg",
     "add_data_args",
     "add_device_args",
+    "add_inference_args",
     "add_input_size_arg",
     "add_model_args",
     "add_num_images_arg",
@@ -36,6 +37,7 @@ __all__ = [
     "device_from_args",
     "image_source",
     "model_from_args",
+    "scales_from_args",
 ]
 
 
@@ -123,6 +125,48 @@ def add_input_size_arg(
     p.add_argument("--input-size", help=help, **kwargs)
     if size_alias:
         add_alias(p, "--size", dest="input_size", **kwargs)
+
+
+def add_inference_args(p: argparse.ArgumentParser, input_size_help: str) -> None:
+    """``--mode``, ``--input-size``, ``--stride``, ``--scales``, ``--flip``: the same in every
+    verb that predicts (val, predict)."""
+    p.add_argument(
+        "--mode",
+        default="whole",
+        choices=("whole", "slide"),
+        help="the whole image at once, or a sliding window of --input-size",
+    )
+    add_input_size_arg(p, input_size_help, size_alias=False)
+    p.add_argument(
+        "--stride",
+        nargs=2,
+        type=int,
+        metavar=("H", "W"),
+        help="slide stride (default: windows overlap by a third)",
+    )
+    p.add_argument(
+        "--scales",
+        nargs="+",
+        default=["1.0"],
+        metavar="S",
+        help="image scales whose predictions are averaged: 0.75 1.0 1.25 (or 0.75,1.0,1.25)",
+    )
+    p.add_argument("--flip", action="store_true", help="also average the mirrored prediction")
+
+
+def scales_from_args(args: argparse.Namespace) -> tuple[float, ...]:
+    """``--scales`` as floats (space- or comma-separated)."""
+    values = [v for item in args.scales for v in str(item).split(",") if v.strip()]
+    try:
+        scales = tuple(float(v) for v in values)
+    except ValueError:
+        scales = ()
+    if not scales or min(scales) <= 0:
+        raise ValueError(
+            f"--scales {' '.join(map(str, args.scales))}: give positive numbers, "
+            "e.g. --scales 0.75 1.0 1.25"
+        )
+    return scales
 
 
 def add_batch_size_arg(p: argparse.ArgumentParser, default: int = 1, help: str = "") -> None:

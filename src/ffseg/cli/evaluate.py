@@ -16,11 +16,12 @@ from ffseg.cli._args import (
     add_batch_size_arg,
     add_data_args,
     add_device_args,
-    add_input_size_arg,
+    add_inference_args,
     add_model_args,
     add_num_images_arg,
     add_precision_arg,
     dataset_from_args,
+    scales_from_args,
 )
 from ffseg.data import eval_transforms
 from ffseg.data.samplers import DistributedEvalSampler
@@ -50,23 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ema", action="store_true", help="use the EMA weights of a checkpoint")
     add_data_args(p, required=True)
     p.add_argument("--split", default="val", help="dataset split")
-    p.add_argument("--mode", default="whole", choices=("whole", "slide"), help="inference mode")
-    add_input_size_arg(
+    add_inference_args(
         p,
         "network input size: the window with --mode slide (default: the model's native size); "
         "with --mode whole images and labels are resized to it (default: as stored)",
-        size_alias=False,
     )
     add_alias(p, "--crop-size", dest="input_size", nargs=2, type=int)
-    p.add_argument(
-        "--stride",
-        nargs=2,
-        type=int,
-        metavar=("H", "W"),
-        help="slide stride (default: windows overlap by a third)",
-    )
-    p.add_argument("--scales", default="1.0", help="comma-separated, e.g. 0.75,1.0,1.25")
-    p.add_argument("--flip", action="store_true", help="add horizontally flipped passes")
     p.add_argument("--align-corners", action="store_true", help="bilinear align_corners=True")
     add_batch_size_arg(p, 1)
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
@@ -177,7 +167,7 @@ def _run_segmentation(args: argparse.Namespace, dist_info: DistInfo) -> int:
         args.mode,
         (args.input_size or cfg.input_size[1:]) if slide else None,
         args.stride,
-        tuple(float(s) for s in args.scales.split(",")),
+        scales_from_args(args),
         args.flip,
         args.align_corners,
     )

@@ -14,11 +14,12 @@ from ffseg.cli._args import (
     add_alias,
     add_batch_size_arg,
     add_device_args,
-    add_input_size_arg,
+    add_inference_args,
     add_model_args,
     add_precision_arg,
     device_from_args,
     model_from_args,
+    scales_from_args,
 )
 from ffseg.deploy.extras import require_extra
 from ffseg.deploy.runtime import torch_threads
@@ -55,15 +56,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip images that cannot be decoded and list them at the end (default: stop)",
     )
-    p.add_argument("--mode", choices=("whole", "slide"), default="whole", help="inference mode")
-    add_input_size_arg(
+    add_inference_args(
         p,
         "network input size: the window with --mode slide (default: the model's native size); "
         "with --mode whole images are resized to it (default: their own size)",
-        size_alias=False,
     )
-    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="image scales averaged")
-    p.add_argument("--flip", action="store_true", help="also average the mirrored prediction")
     p.add_argument(
         "--resize",
         nargs=2,
@@ -81,7 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _segmenter(args: argparse.Namespace) -> Segmenter:
     slide = args.mode == "slide"
-    opts = dict(mode=args.mode, scales=tuple(args.scales), flip=args.flip)
+    opts = dict(mode=args.mode, scales=scales_from_args(args), flip=args.flip)
+    opts["stride"] = tuple(args.stride) if slide and args.stride else None
     opts["crop_size"] = tuple(args.input_size) if slide and args.input_size else None
     resize = args.resize or (None if slide else args.input_size)
     opts["size"] = tuple(resize) if resize else None

@@ -104,3 +104,62 @@ def test_classifier_dropout_only_in_training() -> None:
     torch.manual_seed(1)
     b = model(x)
     assert not torch.equal(a, b)
+
+
+# ---- every grammatical name builds by name (the design space of ffseg tune) ----------------
+
+
+def test_unregistered_grammatical_name_builds_by_name(tmp_path) -> None:
+    import ffseg
+    from ffseg.models import get_pretrained_cfg
+    from ffseg.models.ffnet import parse_ffnet_name
+
+    name = "ffnet30s_dbcb_mobile"
+    assert name not in ffseg.list_models() and ffseg.is_model(name)
+    model = ffseg.create_model(name, num_classes=5).eval()
+    spec = parse_ffnet_name(name)
+    assert isinstance(model, FFNet) and model.pretrained_cfg.architecture == name
+    assert model.pretrained_cfg.output_stride == spec.output_stride == 8
+    assert get_pretrained_cfg("SEGMENTATION_ffnet30S_dBCB_mobile").architecture == name
+    ffseg.save_pretrained(model, tmp_path)  # a design-space point is a first-class model
+    loaded = ffseg.load_pretrained(tmp_path).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+
+
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [
+        ("ffnet31s_bbb", "no backbone resnet31s"),
+        ("ffnet40s_dbxb_mobile", "up-head letter X"),
+        ("ffnet46n_dcbb", "'d' in 'dcbb'"),
+        ("ffnet40s_bbb_fast", "suffix '_fast'"),
+        ("ffnet40s_abb", "stem letter A"),
+    ],
+)
+def test_ungrammatical_name_names_the_part(name: str, part: str) -> None:
+    import ffseg
+
+    assert not ffseg.is_model(name)
+    with pytest.raises(ffseg.models.UnknownModelError, match="invalid FFNet name") as err:
+        ffseg.create_model(name)
+    assert part in str(err.value) and "ffnet<depth>" in str(err.value)
+
+
+def test_design_space_size_and_listing(capsys) -> None:
+    from ffseg.cli import main
+    from ffseg.models.ffnet import design_space
+
+    seg, cls = design_space("segmentation"), design_space("classification")
+    names = {p.name for p in seg + cls}
+    assert len(names) == len(seg) + len(cls) and len(seg) == 1296  # 21 backbones, see the table
+    registered = set(ffseg_list := __import__("ffseg").list_models("ffnet*"))
+    assert registered <= names, sorted(registered - names)[:3]
+    assert main(["list", "--design-space"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(seg)} segmentation + {len(cls)} classification points" in out
+    assert f"{len(ffseg_list)} of them are registered" in out
+    assert main(["list", "--design-space", "ffnet22s_d*_mobile"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert listed and all(n.startswith("ffnet22s_d") and n.endswith("_mobile") for n in listed)

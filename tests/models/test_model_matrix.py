@@ -34,7 +34,7 @@ ZOO = ffseg.list_models(exclude_filters="ffnet*")
 #: cfg fields that the registered default and the built model must agree on
 SHARED_FIELDS = (
     "architecture", "family", "task", "num_classes", "input_size", "output_stride",
-    "published", "classes", "weight_file", "license", "paper", "dataset",
+    "published", "published_context", "classes", "weight_file", "license", "paper", "dataset",
 )  # fmt: skip
 FLAGS = ("supports_dynamic_shapes", "supports_torchscript", "supports_int8")
 

@@ -31,7 +31,9 @@ class PretrainedCfg:
 
     ``input_size`` is ``(C, H, W)`` at the model's native resolution; ``output_stride`` is the
     ratio between input and logits size (``None`` for classifiers). ``published`` holds numbers
-    reported by the model's authors (e.g. ``{"cityscapes_val_miou": 79.7}``), never ours.
+    reported by the model's authors (e.g. ``{"cityscapes_val_miou": 79.7}``), never ours; the
+    key names the dataset and split. ``published_context`` says, per key, at which evaluation
+    resolution and where it was reported (``"1024x2048, single scale; paper Table 4"``).
     """
 
     architecture: str
@@ -44,6 +46,7 @@ class PretrainedCfg:
     dataset: str = "cityscapes"
     classes: tuple[str, ...] | None = None
     published: dict[str, float] = field(default_factory=dict)
+    published_context: dict[str, str] = field(default_factory=dict)
     weight_file: str | None = None
     license: str = ""
     paper: str = ""

@@ -5,7 +5,10 @@ hyper-parameters. Its metadata is data: the family module's ``default_cfgs`` dic
 before the variants) maps each variant name to a :class:`PretrainedCfg`, recorded here at
 registration, so :func:`get_pretrained_cfg` answers without building a model. Names are
 lowercase; aliases (such as the official FFNet names) resolve to a canonical name, and lookups
-are case-insensitive. Building lives in :mod:`ffseg.models._factory`.
+are case-insensitive. A family whose names follow a grammar (FFNet's design space) registers a
+*name resolver* so that every grammatical name works, registered or not, while
+:func:`list_models` keeps listing the registered ones. Building lives in
+:mod:`ffseg.models._factory`.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = [
     "list_models",
     "model_index",
     "register_model",
+    "register_name_resolver",
     "resolve_name",
 ]
 
@@ -58,6 +62,34 @@ class UnknownModelError(KeyError):
 _MODELS: dict[str, ModelEntry] = {}
 _ALIASES: dict[str, str] = {}  # lowercase alias -> canonical name
 _ALIAS_SPELLING: dict[str, str] = {}  # lowercase alias -> alias as registered
+#: name -> entry or None; raises ValueError for a name in its namespace with an invalid part
+NameResolver = Callable[[str], "ModelEntry | None"]
+_RESOLVERS: list[NameResolver] = []
+_RESOLVED: dict[str, ModelEntry] = {}  # lowercase name -> entry built by a resolver
+
+
+def register_name_resolver(resolver: NameResolver) -> NameResolver:
+    """Let a family answer for names that follow its grammar but are not registered.
+
+    ``resolver(name)`` returns a :class:`ModelEntry` (with its default cfg) for a name of the
+    family, ``None`` for a name outside it, and raises ``ValueError`` naming the invalid part
+    for a name of the family that breaks its grammar.
+    """
+    _RESOLVERS.append(resolver)
+    return resolver
+
+
+def _resolved_entry(key: str) -> ModelEntry | None:
+    """The entry a resolver builds for an unregistered name (cached), else None."""
+    if key in _RESOLVED:
+        return _RESOLVED[key]
+    for resolver in _RESOLVERS:
+        entry = resolver(key)
+        if entry is not None:
+            canonical = _MODELS.get(entry.name) or _RESOLVED.setdefault(entry.name, entry)
+            _RESOLVED[key] = canonical
+            return canonical
+    return None
 
 
 def register_model(
@@ -115,9 +147,15 @@ def list_aliases(name: str | None = None) -> list[str]:
 
 
 def is_model(name: str) -> bool:
-    """Whether ``name`` is a registered model or alias (case-insensitive)."""
+    """Whether ``name`` is a registered model, an alias or a grammatical name of a family with
+    a name resolver (case-insensitive)."""
     key = name.lower()
-    return key in _MODELS or key in _ALIASES
+    if key in _MODELS or key in _ALIASES:
+        return True
+    try:
+        return _resolved_entry(key) is not None
+    except ValueError:
+        return False
 
 
 def resolve_name(name: str) -> str:
@@ -127,6 +165,12 @@ def resolve_name(name: str) -> str:
         return key
     if key in _ALIASES:
         return _ALIASES[key]
+    try:
+        entry = _resolved_entry(key)
+    except ValueError as exc:  # the family's grammar names the invalid part
+        raise UnknownModelError(str(exc)) from None
+    if entry is not None:
+        return entry.name
     candidates = list(_MODELS) + list(_ALIASES)
     close = difflib.get_close_matches(key, candidates, n=5, cutoff=0.6)
     close = [_ALIAS_SPELLING.get(c, c) for c in close]
@@ -138,8 +182,9 @@ def resolve_name(name: str) -> str:
 
 
 def get_model_entry(name: str) -> ModelEntry:
-    """The registry entry for a model name or alias."""
-    return _MODELS[resolve_name(name)]
+    """The registry entry for a model name, alias or grammatical name of a resolver family."""
+    canonical = resolve_name(name)
+    return _MODELS.get(canonical) or _RESOLVED[canonical]
 
 
 def get_pretrained_cfg(name: str) -> PretrainedCfg:
@@ -156,6 +201,7 @@ def get_pretrained_cfg(name: str) -> PretrainedCfg:
 #: The cfg fields ``ffseg list`` shows, as stored in the model index.
 INDEX_FIELDS = (
     "family", "task", "dataset", "input_size", "output_stride", "num_classes", "published",
+    "published_context",
     "weight_file",
 )  # fmt: skip
 

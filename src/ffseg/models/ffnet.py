@@ -13,8 +13,9 @@ official spellings (``segmentation_ffnet40S_BBB_mobile_pre_down``,
 ``classification_ffnet54S_BBX_mobile``, seven ``..._train`` examples) are aliases.
 
 :data:`RELEASE` is the only per-variant data: which names were released and the numbers their
-authors published (Cityscapes val mIoU and, for the GPU models, the authors' GPU latency at
-1024x2048 in ms; their measurements, not ffseg's). ``default_cfgs`` and the registered variants
+authors published (Cityscapes val mIoU and, for the GPU models, the authors' latency on an
+NVIDIA RTX 2080 Ti at 1024x2048 in ms; their measurements, not ffseg's; the context of each
+number is in ``published_context``). ``default_cfgs`` and the registered variants
 are generated from it; the architecture is :class:`~ffseg.models.ffnet_arch.FFNet`.
 """
 
@@ -27,7 +28,7 @@ from typing import Any
 from ffseg.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, imagenet_classes
 from ffseg.models._base import PretrainedCfg
 from ffseg.models._builder import build_model
-from ffseg.models._registry import register_model
+from ffseg.models._registry import ModelEntry, register_model, register_name_resolver
 from ffseg.models.ffnet_arch import (
     FFNET_LICENSE,
     FFNET_PAPER,
@@ -47,6 +48,7 @@ __all__ = [
     "FFNetSpec",
     "FFNetUpHead",
     "default_cfgs",
+    "design_space",
     "ffnet_cfg",
     "parse_ffnet_name",
 ]
@@ -248,12 +250,24 @@ def ffnet_cfg(
         classes=imagenet_classes() if classification else CITYSCAPES_CLASSES,
         palette=None if classification else CITYSCAPES_PALETTE,
         published=dict(published or {}),
+        published_context={k: _CONTEXT[k] for k in published or {}},
         weight_file=weight_file,
         license=FFNET_LICENSE,
         paper=FFNET_PAPER,
         family="ffnet",
         min_input_size=(64, 64),
     )
+
+
+#: Where the release's numbers come from and how they were measured (the authors', not ours).
+_CONTEXT = {
+    "cityscapes_val_miou": "Cityscapes val, full 1024x2048 labels, single scale (mobile models "
+    "take their native input); official FFNet release README and paper",
+    "gpu_fp32_ms": "1024x2048, batch 1, fp32, mean over 200 runs on an NVIDIA RTX 2080 Ti; "
+    "official FFNet release README and paper",
+    "gpu_fp16_ms": "1024x2048, batch 1, fp16, mean over 200 runs on an NVIDIA RTX 2080 Ti; "
+    "official FFNet release README and paper",
+}
 
 
 def _miou(miou: float) -> dict[str, float]:
@@ -400,3 +414,53 @@ def _register(official: str, spec: FFNetSpec) -> None:
 for _official, _spec in _SPECS.items():
     _register(_official, _spec)
 del _official, _spec
+
+
+@register_name_resolver
+def _design_space_entry(name: str) -> ModelEntry | None:
+    """Any grammatical FFNet name, registered or not (e.g. ``ffnet30s_dbcb_mobile``)."""
+    bare = re.sub(r"^(segmentation|classification)_", "", name.lower())
+    if not bare.startswith("ffnet"):
+        return None
+    spec = parse_ffnet_name(name)  # raises ValueError naming the invalid part
+
+    def variant(**kwargs: Any) -> FFNet:
+        return _create_ffnet(spec.name, **kwargs)
+
+    variant.__name__ = variant.__qualname__ = spec.name
+    variant.__doc__ = f"FFNet design-space point {spec.name}: {spec.describe()}."
+    return ModelEntry(spec.name, variant, "ffnet", (), ffnet_cfg(spec))
+
+
+def design_space(task: str = "segmentation") -> list[FFNetSpec]:
+    """Every point of the FFNet design space for ``task`` ("segmentation", "classification").
+
+    A point is a backbone (depth and family of :data:`~ffseg.models.resnet.BACKBONES`), an
+    optional strided first stage (not for 3-stage backbones), the up-head and head letters and
+    the ``_mobile`` / ``_pre_down`` options; each has a name :func:`create_model` accepts.
+    """
+    if task not in ("segmentation", "classification"):
+        raise ValueError(f"task {task!r}: use 'segmentation' or 'classification'")
+    heads = "ABC" if task == "segmentation" else "X"
+    points = []
+    for backbone, arch in BACKBONES.items():
+        match = re.fullmatch(r"resnet(\d+)([a-z]*)", backbone)
+        if match is None or match[2] not in _FAMILIES:
+            continue
+        for strided in (False, True) if arch.stem != "C" else (False,):
+            for up_head in "ABC":
+                for head in heads:
+                    for mobile, pre_down in _SUFFIXES.values():
+                        points.append(
+                            FFNetSpec(
+                                int(match[1]),
+                                match[2],
+                                strided,
+                                arch.stem,
+                                up_head,
+                                head,
+                                mobile,
+                                pre_down,
+                            )
+                        )
+    return points

@@ -111,6 +111,25 @@ def test_read_only_output_folder(capsys, tmp_path, image) -> None:
     assert "ro" in err
 
 
+def test_read_only_file_system(capsys, tmp_path, image, monkeypatch) -> None:
+    """A read-only mount (EROFS), simulated at the one place ffseg creates files: runs as root."""
+    import errno
+    import tempfile
+
+    out = tmp_path / "mounted_ro"
+    real_mkstemp = tempfile.mkstemp
+
+    def read_only_mount(*args, **kwargs):
+        if str(kwargs.get("dir", "")).startswith(str(out)):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only_mount)
+    err = run(capsys, [*PREDICT, "--source", str(image), "--out", str(out)])
+    assert "mounted_ro" in err and "read-only" in err and "writable output folder" in err
+    assert "Traceback" not in err
+
+
 def test_missing_weights_file(capsys, tmp_path, image) -> None:
     weights = tmp_path / "missing.pth"
     err = run(

@@ -88,6 +88,21 @@ def test_signal_saves_checkpoint_and_resume_continues(tmp_path: Path, sig, code)
     assert load_checkpoint(run / "last.pt")["state"]["iteration"] == stopped_at + 1
 
 
+def test_ctrl_c_with_loader_workers_saves_and_says_how_to_resume(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches the whole process group, data-loader workers included."""
+    run = tmp_path / "workers"
+    cmd = _train(tmp_path, "workers", 100_000, "data.workers=2")
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    _wait_for(run / "last.pt", proc)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends: every process of the group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert f"ffseg train --resume {run}" in err and "Traceback" not in err, err
+    assert load_checkpoint(run / "last.pt")["state"]["iteration"] >= 1
+
+
 def test_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
     proc = _start(_train(tmp_path, "twice", 100_000))
     _wait_for(tmp_path / "twice" / "last.pt", proc)

@@ -3,6 +3,7 @@ choices checked at load, helpful errors."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import get_args
 
@@ -10,6 +11,7 @@ import pytest
 
 from ffseg.config import (
     RECIPES_DIR,
+    RESUMABLE_KEYS,
     AmpName,
     Config,
     ConfigError,
@@ -84,6 +86,26 @@ def test_choice_lists_match_the_library() -> None:
 def test_cross_key_rules() -> None:
     with pytest.raises(ConfigError, match=r"kd\.weight=1\.0 needs a teacher"):
         load_config("demo", ["kd.weight=1"])
+    with pytest.raises(ConfigError, match=r"kd\.feature_weight=0\.5 needs a teacher"):
+        load_config("demo", ["kd.feature_weight=0.5"])
+
+
+def test_budget_class_uniform_and_feature_kd_keys() -> None:
+    cfg = load_config("demo", ["sched.name=linear", "data.class_uniform=0.5"])
+    assert cfg.sched.name == "linear" and cfg.data.class_uniform == 0.5
+    assert cfg.data.class_uniform_off_at == 1.0 and cfg.kd.feature_weight == 0.0
+    for bad, allowed in (
+        ("data.class_uniform=1.5", "0 <= value <= 1"),
+        ("data.class_uniform_off_at=-0.1", "0 <= value <= 1"),
+        ("sched.warmup_fraction=1", "0 <= value < 1"),
+        ("kd.feature_weight=-1", ">= 0"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(allowed)):
+            load_config("demo", [bad])
+    with pytest.raises(ConfigError, match=r"kd\.feature_loss"):
+        load_config("demo", ["kd.feature_loss=l1"])
+    assert "sched.warmup_fraction" in RESUMABLE_KEYS
+    assert "data.class_uniform" not in RESUMABLE_KEYS  # it changes what the data means
     with pytest.raises(ConfigError, match=r"data\.extra_train\[0\]"):
         load_config("demo", ["data.extra_train=[{mode: coarse}]"])
 

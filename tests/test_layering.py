@@ -161,3 +161,7 @@ def test_the_checker_sees_a_planted_violation() -> None:
     """The graph is real: a known downward edge is present and layers are ordered."""
     assert "ffseg.models._registry" in GRAPH["ffseg.models._factory"]
     assert layer_of("ffseg.models.ffnet") < layer_of("ffseg.engine.train") < layer_of("ffseg.cli")
+    assert "ffseg.engine.train" in GRAPH["ffseg.tune.objective"]  # tune sits on the trainer,
+    assert "ffseg.deploy.bench" in GRAPH["ffseg.tune.latency"]  # on the latency bench,
+    assert "ffseg.tune" in GRAPH["ffseg.cli.tune"]  # and under the CLI
+    assert layer_of("ffseg.deploy") < layer_of("ffseg.tune") < layer_of("ffseg.cli")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         load_pretrained,
         save_pretrained,
     )
+    from ffseg.tune import tune
 
 #: Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -54,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "load_model": "ffseg.models",
     "load_pretrained": "ffseg.models",
     "save_pretrained": "ffseg.models",
+    "tune": "ffseg.tune",
 }
 
 __all__ = [
@@ -79,6 +81,7 @@ __all__ = [
     "load_pretrained",
     "prepare_for_inference",
     "save_pretrained",
+    "tune",
 ]
 
 

@@ -62,9 +62,15 @@ def test_info_json_with_input_size(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_info_unknown_model_suggests(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["info", "ffnet18_daca"]) == 2
+    assert main(["info", "ddrnet23_slm"]) == 2
     err = capsys.readouterr().err
-    assert "Unknown model" in err and "ffnet18_daac" in err
+    assert "Unknown model" in err and "ddrnet23_slim" in err
+
+
+def test_info_ungrammatical_ffnet_names_the_part(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "ffnet18_daxa"]) == 2  # ffnet18_daca would be a valid design point
+    err = capsys.readouterr().err
+    assert "up-head letter X" in err and "ffnet18_daac" in err
 
 
 def test_console_entry_point_runs() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -9,6 +10,7 @@ import torch
 
 import ffseg
 from ffseg.deploy.flops import count_params
+from ffseg.models import get_model_entry
 from tests.conftest import GOLDEN
 
 #: (registered variant, another encoder its family accepts)
@@ -20,7 +22,39 @@ CASES = [
     ("shelfnet", "resnet50"),
     ("stdc1", "stdc2"),
     ("pp_liteseg_t", "stdc2"),
+    ("pp_liteseg_t_ca", "stdc2"),
+    ("farseenet", "resnet34"),
+    ("fanet18", "resnet34"),
+    ("fanet56", "resnet18"),
 ]
+
+
+def _encoder_choices(name: str) -> tuple[str, ...]:
+    """The encoders ``name``'s family module declares in ``BACKBONES``."""
+    module = importlib.import_module(f"ffseg.models.{get_model_entry(name).module}")
+    return tuple(getattr(module, "BACKBONES", ()))
+
+
+#: Zoo names whose family takes several encoders (FFNet's backbones have their own tests).
+MULTI_ENCODER = [
+    n
+    for n in ffseg.list_models()
+    if get_model_entry(n).module != "ffnet" and len(_encoder_choices(n)) > 1
+]
+
+
+def test_every_multi_encoder_family_is_covered() -> None:
+    families = {get_model_entry(n).module for n in MULTI_ENCODER}
+    expected = {"bisenet", "fanet", "farseenet", "icnet", "linknet", "pp_liteseg", "shelfnet"}
+    assert families == expected | {"stdc", "swiftnet"}
+
+
+@pytest.mark.parametrize("name", MULTI_ENCODER)
+def test_every_declared_backbone_builds(name: str) -> None:
+    for backbone in _encoder_choices(name):
+        with torch.device("meta"):
+            model = ffseg.create_model(name, backbone=backbone)
+        assert model.pretrained_cfg.model_args["backbone"] == backbone
 
 
 @pytest.mark.parametrize(("name", "backbone"), CASES)
@@ -55,6 +89,9 @@ def test_stdc_backbone_switch_matches_the_other_variant() -> None:
         ("shelfnet", "resnet152", "resnet101"),
         ("stdc2", "stdc3", "stdc1"),
         ("pp_liteseg_b", "resnet18", "stdc2"),
+        ("bisenetv1", "resnet34", "resnet101"),
+        ("farseenet", "mobilenetv2", "resnet50"),
+        ("fanet18", "resnet152", "resnet134"),
     ],
 )
 def test_unknown_backbone_lists_the_valid_ones(name: str, bad: str, valid: str) -> None:

@@ -33,3 +33,10 @@ def test_reset_classifier_replaces_low_and_high_classifiers() -> None:
     assert [h.cls.out_channels for h in model.high] == [5, 5, 5]
     with torch.no_grad():
         assert model(torch.randn(1, 3, 128, 128)).shape == (1, 5, 32, 32)
+
+
+def test_dfanet_b_uses_the_narrower_xception_b() -> None:
+    with torch.device("meta"):
+        model = ffseg.create_model("dfanet_b")
+    assert [i.num_chs for i in model.encoder.feature_info] == [32, 64, 128]
+    assert count_params(model) < count_params(ffseg.create_model("dfanet"))

@@ -80,3 +80,17 @@ def test_default_cfgs_are_read_without_building(monkeypatch: pytest.MonkeyPatch)
     assert get_pretrained_cfg("segmentation_ffnet40S_BBB_mobile").architecture == (
         "ffnet40s_bbb_mobile"
     )
+
+
+@pytest.mark.parametrize("name", ffseg.list_models())
+def test_every_published_number_has_its_context(name: str) -> None:
+    """Split in the key; evaluation resolution and source in ``published_context``."""
+    import re
+
+    cfg = get_pretrained_cfg(name)
+    for key in cfg.published:
+        assert re.search(r"_(val|test)_|_ms$|latency", key), f"{name}: {key} names no split"
+        context = cfg.published_context.get(key, "")
+        at, _, source = context.partition(";")
+        assert re.search(r"\d+x\d+", at), f"{name}: {key} has no evaluation resolution: {context!r}"
+        assert source.strip(), f"{name}: {key} has no source: {context!r}"

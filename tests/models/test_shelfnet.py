@@ -1,26 +1,32 @@
-"""ShelfNet: shared-weights S-blocks (paper) and the unshared reference variant."""
+"""ShelfNet18-lw: shared-weights S-blocks, three levels at stride 8, the authors' aux heads."""
 
 from __future__ import annotations
 
 import torch
 
 import ffseg
-from ffseg.deploy.flops import count_params
 from ffseg.models.shelfnet import SBlock
-
-
-def test_unshared_variant_within_2_percent_of_reference() -> None:
-    with torch.device("meta"):
-        shared = ffseg.create_model("shelfnet")
-        unshared = ffseg.create_model("shelfnet", shared_sblock=False)
-    assert abs(count_params(unshared) / 1e6 - 16.04) / 16.04 < 0.02
-    assert count_params(shared) < count_params(unshared)
 
 
 def test_sblock_applies_one_conv_twice() -> None:
     block = SBlock(4).eval()
     calls: list[int] = []
-    block.conv.register_forward_hook(lambda m, i, o: calls.append(1))
+    block.conv1.register_forward_hook(lambda m, i, o: calls.append(1))
     with torch.inference_mode():
         block(torch.randn(1, 4, 8, 8))
-    assert len(calls) == 2 and block.conv2 is None
+    assert len(calls) == 2
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in block.modules()) == 1
+
+
+def test_three_levels_and_aux_heads() -> None:
+    model = ffseg.create_model("shelfnet", num_classes=3).eval()
+    with torch.no_grad():
+        out = model.forward_train(torch.randn(1, 3, 128, 160))
+    assert out.logits.shape == (1, 3, 16, 20)
+    shapes = {a.name: tuple(a.logits.shape) for a in out.aux}
+    assert shapes == {"aux16": (1, 3, 8, 10), "aux32": (1, 3, 4, 5)}
+    assert [m.out_channels for m in (model.trans1[0], model.trans2[0], model.trans3[0])] == [
+        64,
+        128,
+        256,
+    ]

@@ -58,9 +58,55 @@ def _worker(rank: int, port: int, out: str) -> None:
 def test_silent_rank_is_named(tmp_path: Path) -> None:
     mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
     waited = json.loads((tmp_path / "rank0.json").read_text())["message"]
-    assert "rank 1 (last completed step: iteration 3" in waited, waited
+    assert "rank 1 (last recorded step: iteration 3" in waited, waited
     assert "train.dist_timeout_s=2 s" in waited and "went silent" in waited
     assert "ffseg train --resume" in waited
     woke = json.loads((tmp_path / "rank1.json").read_text())["message"]
     assert woke.startswith("rank 1 (at iteration 3)") or "rank 0" in woke, woke
     assert "rank 0" in woke or "store is unreachable" in woke, woke
+
+
+def _training_worker(rank: int, port: int, out: str) -> None:
+    import os
+
+    torch.set_num_threads(1)
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2"
+    )
+    from ffseg.config import load_config
+    from ffseg.engine.train import fit
+
+    def freeze_rank1(state) -> None:
+        if rank == 1 and state.iteration == 2:
+            time.sleep(8)  # a frozen data loader, a stuck file system ...
+
+    cfg = load_config(
+        "demo",
+        [
+            "data.train_kwargs={n: 8, size: [48, 48], seed: 0}",
+            "data.val_kwargs={n: 2, size: [48, 48], seed: 1}",
+            "data.crop_size=[48, 48]",
+            "data.scale_range=[1.0, 1.0]",
+            "data.batch_size=2",
+            "model.kwargs.backbone=resnet22s",
+            "train.iters=4",
+            "train.dist_timeout_s=3",
+            "log.progress=false",
+            "log.tensorboard=false",
+            "log.overlays=0",
+            f"train.output_dir={out}",
+        ],
+    )
+    message = ""
+    try:
+        fit(cfg, on_step=freeze_rank1)
+    except RuntimeError as exc:
+        message = f"{type(exc).__name__}: {exc}"
+    Path(out, f"fit{rank}.json").write_text(json.dumps({"message": message}))
+
+
+def test_training_names_the_silent_rank(tmp_path: Path) -> None:
+    mp.spawn(_training_worker, args=(_free_port(), str(tmp_path)), nprocs=2, join=True)
+    waited = json.loads((tmp_path / "fit0.json").read_text())["message"]
+    assert waited.startswith("PeerFailureError"), waited
+    assert "rank 1 (last recorded step: iteration " in waited and "went silent" in waited, waited

@@ -11,6 +11,7 @@ from ffseg.cli._args import add_input_size_arg
 from ffseg.deploy.flops import count_macs, count_params
 from ffseg.models import create_model, get_model_entry
 from ffseg.models._base import PretrainedCfg
+from ffseg.models._smp import is_smp_name
 
 __all__ = ["register"]
 
@@ -34,8 +35,13 @@ def _build_on_meta(name: str, num_classes: int | None = None) -> torch.nn.Module
 
 
 def run_info(args: argparse.Namespace) -> int:
-    entry = get_model_entry(args.name)
-    model = _build_on_meta(entry.name, args.num_classes)
+    if is_smp_name(args.name):  # smp:<Arch>:<encoder>: no registry entry, no aliases
+        model = _build_on_meta(args.name, args.num_classes)
+        name, aliases = model.pretrained_cfg.architecture, ()
+    else:
+        entry = get_model_entry(args.name)
+        name, aliases = entry.name, entry.aliases
+        model = _build_on_meta(entry.name, args.num_classes)
     cfg: PretrainedCfg = model.pretrained_cfg
     hw = tuple(args.input_size) if args.input_size else cfg.input_size[1:]
     macs = count_macs(model, hw)
@@ -43,8 +49,8 @@ def run_info(args: argparse.Namespace) -> int:
     if info.get("classes") and len(info["classes"]) > 30:
         info["classes"] = [*info["classes"][:5], f"... ({len(info['classes'])} classes)"]
     info.update(
-        name=entry.name,
-        aliases=list(entry.aliases),
+        name=name,
+        aliases=list(aliases),
         params=count_params(model),
         gmacs=round(macs / 1e9, 3),
         gmacs_input_size=list(hw),
@@ -57,7 +63,7 @@ def run_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    print(f"{entry.name}  (aliases: {', '.join(entry.aliases) or '-'})")
+    print(f"{name}  (aliases: {', '.join(aliases) or '-'})")
     if info.get("palette"):
         info["palette"] = f"{len(info['palette'])} colours (--json lists them)"
     for key, value in info.items():

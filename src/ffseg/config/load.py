@@ -66,11 +66,13 @@ def _check(cfg: Config) -> None:
                 f"got {extra!r}"
             )
     check_ranges(cfg)
-    if cfg.kd.weight > 0 and not (cfg.kd.teacher or cfg.kd.smp):
-        raise ConfigError(
-            f"kd.weight={cfg.kd.weight} needs a teacher: set kd.teacher (a registered model "
-            "name or 'package.module:callable') or kd.smp, or set kd.weight=0."
-        )
+    for key in ("weight", "feature_weight"):
+        weight = getattr(cfg.kd, key)
+        if weight > 0 and not (cfg.kd.teacher or cfg.kd.smp):
+            raise ConfigError(
+                f"kd.{key}={weight} needs a teacher: set kd.teacher (a registered model "
+                f"name or 'package.module:callable') or kd.smp, or set kd.{key}=0."
+            )
 
 
 def config_from_dict(values: Mapping[str, Any], source: str = "config") -> Config:

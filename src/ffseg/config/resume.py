@@ -24,6 +24,7 @@ RESUMABLE_KEYS: tuple[str, ...] = (
     "sched.warmup_factor",
     "sched.power",
     "sched.min_lr_ratio",
+    "sched.warmup_fraction",
     "train.epochs",
     "train.iters",
     "train.max_minutes",

@@ -16,6 +16,7 @@ __all__ = [
     "DatasetName",
     "EvalConfig",
     "EvalMode",
+    "FeatureLoss",
     "KDConfig",
     "LogConfig",
     "LossConfig",
@@ -34,7 +35,8 @@ DatasetName = Literal["cityscapes", "camvid", "folder", "imagenet", "synthetic"]
 TaskName = Literal["segmentation", "classification"]
 LossName = Literal["ce", "ohem", "dice"]
 OptimName = Literal["sgd", "adamw", "rmsprop"]
-SchedName = Literal["poly", "cosine", "constant"]
+SchedName = Literal["poly", "cosine", "linear", "constant"]
+FeatureLoss = Literal["mse", "cosine"]
 AmpName = Literal["none", "fp32", "bf16", "fp16", "auto"]  # ffseg.engine.precision.PRECISIONS
 EvalMode = Literal["whole", "slide"]
 
@@ -63,6 +65,10 @@ class DataConfig:
     extra_train: list[dict[str, Any]] = field(default_factory=list)  # [{split, kwargs}] added
     subset: int | None = None  # use only the first N training images
     val_subset: int | None = None
+    # class-uniform sampling: this share of training crops is centred on a pixel of a class
+    # drawn uniformly among those present in the image (0: off, plain random crops)
+    class_uniform: float = 0.0
+    class_uniform_off_at: float = 1.0  # ...until this fraction of training (1.0: never off)
 
 
 @dataclass
@@ -121,6 +127,7 @@ class SchedConfig:
     warmup_iters: int = 10
     warmup_factor: float = 0.1  # LR multiplier at iteration 0 of the linear warm-up
     min_lr_ratio: float = 0.0  # floor, as a fraction of the base LR
+    warmup_fraction: float = 0.01  # budget runs (train.max_minutes): warm-up share of the budget
 
 
 @dataclass
@@ -129,7 +136,9 @@ class TrainConfig:
 
     epochs: int = 6
     iters: int | None = None  # total iterations; overrides epochs when set
-    max_minutes: float | None = None  # stop (evaluate, checkpoint) after this wall-clock time
+    # a wall-clock budget: the LR schedule follows the elapsed share of it, training stops in
+    # time for one final evaluation and save; train.epochs / train.iters are then not used
+    max_minutes: float | None = None
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: AmpName = "none"  # none (= fp32) | bf16 | fp16 | auto
@@ -146,7 +155,8 @@ class TrainConfig:
 
 @dataclass
 class KDConfig:
-    """Hinton knowledge distillation from a frozen teacher (weight 0 disables it)."""
+    """Distillation from a frozen teacher: Hinton logits KD (``weight``) and feature KD
+    (``feature_weight``); weights 0 disable them."""
 
     teacher: str | None = None  # registered model name or "package.module:callable"
     teacher_checkpoint: str | None = None
@@ -154,6 +164,11 @@ class KDConfig:
     smp: dict[str, Any] | None = None  # segmentation_models_pytorch.create_model(**smp)
     temperature: float = 4.0
     weight: float = 0.0
+    # feature distillation: a 1x1 conv + BN adapter maps the student's feature at level
+    # feature_level (an index into feature_info, -1: the last) to the teacher's at the same level
+    feature_weight: float = 0.0
+    feature_level: int = -1
+    feature_loss: FeatureLoss = "mse"
 
 
 @dataclass

@@ -8,6 +8,8 @@ do not depend on the worker count or on where a run was resumed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -51,7 +53,13 @@ class SeededSamples(Transformed):
         self.seed = seed
         self.epoch = epoch
 
-    def __getitem__(self, index: int) -> Any:
+    @contextmanager
+    def _seeded(self, index: int) -> Iterator[None]:
+        """Inside: torch's global generator seeded from (seed, epoch, index); restored after."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(mix_seed(self.seed, index, self.epoch) % 2**63)
+            yield
+
+    def __getitem__(self, index: int) -> Any:
+        with self._seeded(index):
             return super().__getitem__(index)

@@ -35,6 +35,7 @@ from ffseg.deploy.runtime import time_fn, torch_threads
 from ffseg.engine.precision import resolve_precision
 from ffseg.layers import resize_to
 from ffseg.models import PretrainedCfg, create_model, list_models, load_model, resolve_name
+from ffseg.models._smp import is_smp_name
 
 __all__ = [
     "BACKENDS",
@@ -195,7 +196,10 @@ def expand_model_names(patterns: Sequence[str]) -> list[str]:
     names: list[str] = []
     for pattern in patterns:
         wildcard = any(c in pattern for c in "*?[")
-        found = list_models(pattern) if wildcard else [resolve_name(pattern)]
+        if is_smp_name(pattern):  # smp:<Arch>:<encoder> names are checked when built
+            found = [pattern]
+        else:
+            found = list_models(pattern) if wildcard else [resolve_name(pattern)]
         if not found:
             raise ValueError(f"no model matches {pattern!r}; see `ffseg list`")
         names += [n for n in found if n not in names]

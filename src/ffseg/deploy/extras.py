@@ -20,6 +20,7 @@ EXTRA_MODULES: dict[str, str] = {
     "av": "video",
     "optuna": "tune",
     "tensorboard": "log",
+    "segmentation_models_pytorch": "smp",
 }
 
 

@@ -22,7 +22,7 @@ from ffseg.config import Config, KDConfig
 from ffseg.engine.checkpoint import BEST
 from ffseg.engine.data import TrainData
 from ffseg.engine.distributed import DistInfo
-from ffseg.losses import DistillCriterion, KDLoss, build_loss
+from ffseg.losses import DistillCriterion, KDLoss, build_loss, feature_distillation
 from ffseg.models import (
     PretrainedCfg,
     SegOutput,
@@ -32,6 +32,7 @@ from ffseg.models import (
     read_state_dict,
 )
 from ffseg.models._factory import is_library_model_spec
+from ffseg.models._smp import is_smp_name
 
 __all__ = [
     "TrainForward",
@@ -68,7 +69,7 @@ def check_names_from_disk(cfg: Config, source: str) -> None:
     ``model.name`` or ``kd.teacher`` is a ``module:callable`` outside ffseg's model classes:
     building it would run code named by the file."""
     for key, name in (("model.name", cfg.model.name), ("kd.teacher", cfg.kd.teacher)):
-        if not name or ":" not in name or is_library_model_spec(name):
+        if not name or ":" not in name or is_smp_name(name) or is_library_model_spec(name):
             continue
         raise ValueError(
             f"{source}: {key}={name!r} names a 'module:callable' that would run code, and a "
@@ -86,11 +87,11 @@ def build_model(
     pretrained_backbone: str | Path | None = None,
     kwargs: dict[str, Any] | None = None,
 ) -> nn.Module:
-    """A registered model or a ``"package.module:callable"``, optionally initialised from
-    ``weights`` (a checkpoint file, or a ``save_pretrained`` folder for registered names) and
-    an encoder checkpoint ``pretrained_backbone``."""
+    """A registered model, an ``"smp:<Arch>:<encoder>"`` or a ``"package.module:callable"``,
+    optionally initialised from ``weights`` (a checkpoint file, or a ``save_pretrained`` folder
+    for registered and smp names) and an encoder checkpoint ``pretrained_backbone``."""
     kwargs = dict(kwargs or {})
-    if ":" not in name:
+    if ":" not in name or is_smp_name(name):
         return load_model(
             weights,
             name=name,
@@ -146,15 +147,38 @@ def build_teacher(kd: KDConfig, num_classes: int) -> nn.Module:
 
 
 def build_criterion(
-    cfg: Config, data: TrainData, device: torch.device, autocast_dtype: torch.dtype | None
+    cfg: Config,
+    data: TrainData,
+    device: torch.device,
+    autocast_dtype: torch.dtype | None,
+    student: nn.Module | None = None,
 ) -> nn.Module:
     """The recipe's loss, wrapped in a :class:`~ffseg.losses.DistillCriterion` when
-    ``kd.weight > 0`` (the teacher then runs in the student's autocast dtype)."""
+    ``kd.weight > 0`` or ``kd.feature_weight > 0`` (the teacher then runs in the student's
+    autocast dtype; feature KD hooks ``student``'s and the teacher's ``kd.feature_level``)."""
     criterion = build_loss(cfg.loss, data.ignore_index)
-    if cfg.kd.weight > 0:
-        teacher = build_teacher(cfg.kd, data.num_classes)
-        kd_loss = KDLoss(cfg.kd.temperature, data.ignore_index)
-        criterion = DistillCriterion(criterion, teacher, kd_loss, cfg.kd.weight, autocast_dtype)
+    kd = cfg.kd
+    if kd.weight > 0 or kd.feature_weight > 0:
+        teacher = build_teacher(kd, data.num_classes).to(device)
+        feature, taps = None, None
+        if kd.feature_weight > 0:
+            if student is None:
+                raise ValueError("kd.feature_weight > 0 needs the student model")
+            size = tuple(cfg.data.crop_size)
+            feature, taps = feature_distillation(
+                student, teacher, kd.feature_level, kd.feature_loss, size
+            )
+        kd_loss = KDLoss(kd.temperature, data.ignore_index)
+        criterion = DistillCriterion(
+            criterion,
+            teacher,
+            kd_loss,
+            kd.weight,
+            autocast_dtype,
+            feature=feature,
+            feature_weight=kd.feature_weight,
+            taps=taps,
+        )
     return criterion.to(device)
 
 
@@ -207,7 +231,7 @@ def run_model_config(model: nn.Module, cfg: Config, data: TrainData) -> dict[str
     the input size) and the weights file, ``best.safetensors``."""
     base = getattr(model, "pretrained_cfg", None)
     base = base if isinstance(base, PretrainedCfg) else PretrainedCfg(architecture="custom")
-    if ":" in cfg.model.name:
+    if ":" in cfg.model.name and not is_smp_name(cfg.model.name):
         arch, args = cfg.model.name, {**cfg.model.kwargs, "num_classes": data.num_classes}
     else:
         arch, args = base.architecture, dict(base.model_args)

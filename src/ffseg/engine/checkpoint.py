@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +149,7 @@ class TrainParts:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
     ema: ModelEMA | None = None
+    extra: nn.Module | None = None  # trained but not the model (a feature-KD adapter)
 
 
 def run_state(
@@ -162,11 +164,14 @@ def run_state(
         "optimizer": parts.optimizer.state_dict(),
         "scheduler": parts.scheduler.state_dict(),
         "scaler": parts.scaler.state_dict() if parts.scaler.is_enabled() else None,
+        "extra": parts.extra.state_dict() if parts.extra is not None else None,
         "state": {
             "epoch": state.epoch,
             "iteration": state.iteration,
             "best_score": state.best_score,
             "history": state.history,
+            "elapsed_s": state.elapsed_s,
+            "train_s": state.train_s,
         },
         "rng": rng,
         "config": config,
@@ -181,6 +186,8 @@ def restore_run_state(ckpt: Mapping[str, Any], parts: TrainParts, rank: int = 0)
     parts.scheduler.load_state_dict(ckpt["scheduler"])
     if ckpt.get("scaler"):
         parts.scaler.load_state_dict(ckpt["scaler"])
+    if parts.extra is not None and ckpt.get("extra") is not None:
+        parts.extra.load_state_dict(ckpt["extra"])
     if parts.ema is not None and ckpt.get("ema") is not None:
         parts.ema.module.load_state_dict(ckpt["ema"])
         parts.ema.n_averaged.copy_(ckpt["ema_updates"])
@@ -188,7 +195,12 @@ def restore_run_state(ckpt: Mapping[str, Any], parts: TrainParts, rank: int = 0)
     restore_rng_state(rng[rank] if isinstance(rng, list) else rng)
     s = ckpt["state"]
     return TrainState(
-        int(s["epoch"]), int(s["iteration"]), float(s["best_score"]), list(s["history"])
+        int(s["epoch"]),
+        int(s["iteration"]),
+        float(s["best_score"]),
+        list(s["history"]),
+        elapsed_s=float(s.get("elapsed_s", 0.0)),
+        train_s=float(s.get("train_s", 0.0)),
     )
 
 
@@ -212,6 +224,7 @@ class RunCheckpoint:
         self.config = config
         self.dist_info = dist_info
         self.model_config = model_config
+        self.write_s = 0.0  # how long the latest save took
 
     def check_finite(self) -> None:
         """Raise :class:`NonFiniteWeightsError` if the model or EMA weights are not finite."""
@@ -226,6 +239,7 @@ class RunCheckpoint:
 
     def save(self, state: TrainState) -> None:
         """Write ``last.pt`` (collective); refuses non-finite weights, keeping the old file."""
+        start = time.perf_counter()
         self.check_finite()
         rng: Any = capture_rng_state()
         if self.dist_info.distributed:
@@ -234,6 +248,7 @@ class RunCheckpoint:
             rng = gathered
         if self.dist_info.is_main:
             save_checkpoint(run_state(self.parts, state, self.config, rng), self.path)
+        self.write_s = time.perf_counter() - start
 
     def save_best(self, model: nn.Module, metadata: dict[str, str]) -> None:
         """``best.safetensors`` beside ``last.pt`` (rank 0 writes; no collective)."""

@@ -18,6 +18,7 @@ from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSamp
 
 from ffseg.config import Config
 from ffseg.data import build_dataset
+from ffseg.data.class_uniform import Centroids, ClassUniformSamples, class_centroids
 from ffseg.data.datasets.base import IGNORE_INDEX, Transform
 from ffseg.data.samplers import DistributedEvalSampler, SkipSampler
 from ffseg.data.views import SeededSamples, Transformed
@@ -36,6 +37,7 @@ class TrainData:
     classes: tuple[str, ...]
     palette: Sequence[tuple[int, int, int]]
     ignore_index: int
+    centroids: Centroids | None = None  # class centroids of data.train (data.class_uniform > 0)
 
 
 def _subset(ds: Dataset, n: int | None) -> Dataset:
@@ -51,13 +53,18 @@ def build_data(cfg: Config) -> TrainData:
         for extra in d.extra_train  # e.g. Cityscapes coarse / pseudo-labelled images
     ]
     val = build_dataset(d.name, d.root, d.val_split, None, **d.val_kwargs) if d.val_split else None
+    train_set = _subset(ConcatDataset(parts) if len(parts) > 1 else train, d.subset)
+    num_classes = cfg.model.num_classes or train.num_classes
+    ignore_index = int(getattr(train, "ignore_index", IGNORE_INDEX))
+    uniform = d.class_uniform > 0 and d.task == "segmentation"
     return TrainData(
-        train=_subset(ConcatDataset(parts) if len(parts) > 1 else train, d.subset),
+        train=train_set,
         val=_subset(val, d.val_subset) if val is not None else None,
-        num_classes=cfg.model.num_classes or train.num_classes,
+        num_classes=num_classes,
         classes=tuple(train.classes),
         palette=tuple(getattr(train, "palette", ()) or ()),
-        ignore_index=int(getattr(train, "ignore_index", IGNORE_INDEX)),
+        ignore_index=ignore_index,
+        centroids=class_centroids(train_set, num_classes, ignore_index) if uniform else None,
     )
 
 
@@ -81,9 +88,17 @@ def train_loader(
     dist_info: DistInfo,
     epoch: int,
     skip_batches: int = 0,
+    class_uniform: float = 0.0,
 ) -> DataLoader:
-    """The shuffled loader of ``epoch`` without its first ``skip_batches`` batches."""
-    dataset = SeededSamples(data.train, transform, cfg.train.seed, epoch)
+    """The shuffled loader of ``epoch`` without its first ``skip_batches`` batches; a share
+    ``class_uniform`` of its crops is class-centred (``transform``: a
+    :class:`~ffseg.data.class_uniform.CentredCropPreset`)."""
+    seed = cfg.train.seed
+    dataset: SeededSamples = (
+        ClassUniformSamples(data.train, transform, seed, epoch, data.centroids, class_uniform)  # type: ignore[arg-type]
+        if class_uniform > 0 and data.centroids is not None
+        else SeededSamples(data.train, transform, seed, epoch)
+    )
     sampler: Sampler[int] = DistributedSampler(
         dataset,
         num_replicas=dist_info.world_size,

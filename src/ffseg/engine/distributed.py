@@ -160,13 +160,13 @@ _GONE = re.compile(r"connection (closed|reset|refused)|broken pipe|peer", re.IGN
 class RankProgress:
     """Every rank's last completed step, kept in the job's key-value store.
 
-    Each rank publishes ``(iteration, wall time)`` after its steps (at most once a second);
+    Each rank publishes ``(iteration, wall time)`` after its steps (at most every ``every_s``);
     when a collective times out or loses a peer, :meth:`watch` turns the backend's anonymous
     error into a :class:`PeerFailureError` naming the ranks that stopped making progress.
     A no-op in a single process.
     """
 
-    def __init__(self, info: DistInfo, timeout_s: float | None = None, every_s: float = 1.0):
+    def __init__(self, info: DistInfo, timeout_s: float | None = None, every_s: float = 0.2):
         self.info = info
         self.timeout_s = timeout_s or PROCESS_GROUP_TIMEOUT.total_seconds()
         self.every_s = every_s
@@ -230,10 +230,10 @@ class RankProgress:
         )
 
     @contextmanager
-    def watch(self) -> Iterator[None]:
+    def watch(self) -> Iterator[RankProgress]:
         """Re-raise a peer-caused backend error as a :class:`PeerFailureError` naming it."""
         try:
-            yield
+            yield self
         except RuntimeError as exc:
             if isinstance(exc, PeerFailureError):
                 raise
@@ -251,7 +251,7 @@ def _describe_peer(rank: int, progress: tuple[int, float] | None) -> str:
     if progress is None:
         return f"rank {rank} (no completed step recorded)"
     step, ago = progress
-    return f"rank {rank} (last completed step: iteration {step}, {ago:.0f} s ago)"
+    return f"rank {rank} (last recorded step: iteration {step}, {ago:.0f} s ago)"
 
 
 def _default_store() -> dist.Store | None:

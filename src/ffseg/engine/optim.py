@@ -1,14 +1,25 @@
-"""Optimizers with per-group weight decay and per-iteration LR schedules (poly, cosine)."""
+"""Optimizers with per-group weight decay and LR schedules (poly, cosine, linear), per iteration
+or by the elapsed share of a wall-clock budget."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["build_optimizer", "build_scheduler", "lr_factor", "param_groups", "reset_schedule"]
+__all__ = [
+    "add_trainable_groups",
+    "budget_lr_factor",
+    "build_optimizer",
+    "build_scheduler",
+    "decay_factor",
+    "lr_factor",
+    "param_groups",
+    "reset_schedule",
+]
 
 
 def param_groups(
@@ -65,30 +76,73 @@ def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
     raise ValueError(f"optim.name must be sgd, adamw or rmsprop; got {cfg.name!r}")
 
 
-def lr_factor(it: int, total: int, cfg: Any) -> float:
-    """LR multiplier at iteration ``it`` of ``total``: linear warm-up, then poly / cosine."""
-    warmup = min(cfg.warmup_iters, max(total - 1, 0))
-    if it < warmup:
-        alpha = it / warmup
-        return cfg.warmup_factor * (1 - alpha) + alpha
-    progress = (it - warmup) / max(1, total - warmup)
+def add_trainable_groups(
+    optimizer: torch.optim.Optimizer, module: nn.Module | None, cfg: Any
+) -> bool:
+    """Add the trainable parameters of ``module`` (e.g. a feature-distillation adapter, which
+    is not part of the model) to ``optimizer`` as their own groups; returns whether any were
+    added (a scheduler built before must then be rebuilt)."""
+    if module is None or not any(p.requires_grad for p in module.parameters()):
+        return False
+    for group in param_groups(module, cfg.weight_decay, cfg.norm_bias_decay):
+        optimizer.add_param_group({**group, "lr": cfg.lr * group["lr_mult"]})
+    return True
+
+
+def _warmup(alpha: float, cfg: Any) -> float:
+    return cfg.warmup_factor * (1 - alpha) + alpha
+
+
+def decay_factor(progress: float, cfg: Any) -> float:
+    """LR multiplier after warm-up at ``progress`` in [0, 1]: poly / cosine / linear (to zero)
+    / constant, floored at ``min_lr_ratio``."""
     progress = min(max(progress, 0.0), 1.0)
     name = cfg.name.lower()
     if name == "poly":
         factor = (1 - progress) ** cfg.power
     elif name == "cosine":
         factor = 0.5 * (1 + math.cos(math.pi * progress))
+    elif name == "linear":
+        factor = 1 - progress
     elif name == "constant":
         factor = 1.0
     else:
-        raise ValueError(f"sched.name must be poly, cosine or constant; got {cfg.name!r}")
+        raise ValueError(f"sched.name must be poly, cosine, linear or constant; got {cfg.name!r}")
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * factor
 
 
+def lr_factor(it: int, total: int, cfg: Any) -> float:
+    """LR multiplier at iteration ``it`` of ``total``: linear warm-up, then the decay."""
+    warmup = min(cfg.warmup_iters, max(total - 1, 0))
+    if it < warmup:
+        return _warmup(it / warmup, cfg)
+    return decay_factor((it - warmup) / max(1, total - warmup), cfg)
+
+
+def budget_lr_factor(fraction: float, cfg: Any) -> float:
+    """LR multiplier at ``fraction`` of a wall-clock budget's training window: linear warm-up
+    over the first ``sched.warmup_fraction``, then the decay over the rest."""
+    warmup = cfg.warmup_fraction
+    if fraction < warmup:
+        return _warmup(fraction / warmup, cfg)
+    return decay_factor((fraction - warmup) / (1 - warmup), cfg)
+
+
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: Any, total_iters: int
+    optimizer: torch.optim.Optimizer,
+    cfg: Any,
+    total_iters: int,
+    fraction: Callable[[], float] | None = None,
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A ``LambdaLR`` to call once per iteration (its lambda is not pickled into checkpoints)."""
+    """A ``LambdaLR`` to call once per iteration (its lambda is not pickled into checkpoints).
+
+    With ``fraction`` (a budget's :meth:`~ffseg.engine.budget.Budget.fraction`) the LR follows
+    the elapsed share of the budget instead of the iteration count.
+    """
+    if fraction is not None:
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda it: budget_lr_factor(fraction(), cfg)
+        )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: lr_factor(it, total_iters, cfg))
 
 

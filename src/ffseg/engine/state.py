@@ -1,9 +1,8 @@
-"""Where a run is (:class:`TrainState`), its time limit (:class:`Deadline`) and its seeding."""
+"""Where a run is (:class:`TrainState`) and its seeding."""
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,39 +10,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ffseg.engine.distributed import from_rank0
-
-__all__ = ["Deadline", "TrainState", "deterministic_algorithms", "seed_everything"]
+__all__ = ["TrainState", "deterministic_algorithms", "seed_everything"]
 
 
 @dataclass
 class TrainState:
-    """Finished epochs, global iteration, best score, evaluation history, latest step scalars."""
+    """Finished epochs, global iteration, best score, evaluation history, latest step scalars,
+    and the wall-clock seconds used (``elapsed_s``, all of it; ``train_s``, training steps)."""
 
     epoch: int = 0
     iteration: int = 0
     best_score: float = -1.0
     history: list[dict[str, float]] = field(default_factory=list)
     last: dict[str, float] = field(default_factory=dict)  # scalars of the latest iteration
-
-
-class Deadline:
-    """``train.max_minutes`` counted from ``start`` (a ``time.perf_counter()`` value).
-
-    Rank 0's clock decides for every rank, so all processes stop after the same iteration.
-    """
-
-    def __init__(self, minutes: float | None, start: float) -> None:
-        self.seconds = None if minutes is None else minutes * 60.0
-        self.start = start
-        self.reached = False
-
-    def expired(self) -> bool:
-        """Whether the time is up (a collective call under ``torch.distributed``)."""
-        if self.seconds is None:
-            return False
-        self.reached = bool(from_rank0(time.perf_counter() - self.start > self.seconds))
-        return self.reached
+    elapsed_s: float = 0.0  # what a budget (train.max_minutes) has used, kept on resume
+    train_s: float = 0.0
 
 
 def seed_everything(seed: int) -> None:

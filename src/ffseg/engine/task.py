@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from ffseg.config import Config
+from ffseg.data.class_uniform import CentredCropPreset
 from ffseg.data.datasets.base import Transform
 from ffseg.data.transforms import (
     eval_transforms,
@@ -107,7 +108,8 @@ class SegmentationTask(Task):
 
     def transforms(self, pcfg: PretrainedCfg) -> tuple[Transform, Transform]:
         d, e = self.cfg.data, self.cfg.eval
-        train = train_transforms(
+        make = CentredCropPreset if d.class_uniform > 0 else train_transforms
+        train = make(
             tuple(d.crop_size), pcfg.mean, pcfg.std, tuple(d.scale_range), d.hflip, d.color_jitter
         )
         return train, eval_transforms(pcfg.mean, pcfg.std, tuple(e.resize) if e.resize else None)

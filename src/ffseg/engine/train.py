@@ -27,23 +27,15 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Subset
 
 from ffseg._io import remove_stale_temp_files
 from ffseg.config import (
     Config,
-    apply_overrides,
-    config_from_dict,
     config_to_dict,
-    resume_changes,
-    validate_config,
 )
-from ffseg.data.samplers import DistributedEvalSampler
-from ffseg.data.views import Transformed
+from ffseg.engine.budget import Budget
 from ffseg.engine.build import (
-    build_criterion,
     build_student,
-    check_names_from_disk,
     place_model,
     run_model_config,
     training_module,
@@ -53,12 +45,10 @@ from ffseg.engine.checkpoint import (
     NonFiniteWeightsError,
     RunCheckpoint,
     TrainParts,
-    load_run,
-    restore_run_state,
 )
-from ffseg.engine.data import TrainData, build_data, iters_per_epoch, train_loader, val_loader
+from ffseg.engine.data import build_data, iters_per_epoch, train_loader, val_loader
 from ffseg.engine.distributed import (
-    DistInfo,
+    RankProgress,
     all_ranks_true,
     cleanup_distributed,
     from_rank0,
@@ -68,10 +58,19 @@ from ffseg.engine.distributed import (
 )
 from ffseg.engine.ema import ModelEMA
 from ffseg.engine.logger import RunLogger
-from ffseg.engine.optim import build_optimizer, build_scheduler, reset_schedule
 from ffseg.engine.precision import resolve_precision
 from ffseg.engine.runfolder import RunLock, claim_run_dir
-from ffseg.engine.state import Deadline, TrainState, deterministic_algorithms, seed_everything
+from ffseg.engine.setup import (
+    build_training,
+    class_uniform_share,
+    describe,
+    preflight,
+    resolve_recipe,
+    restore,
+    run_length,
+    shown_totals,
+)
+from ffseg.engine.state import TrainState, deterministic_algorithms, seed_everything
 from ffseg.engine.stops import StopRequests, TrainingInterrupted
 from ffseg.engine.task import EMA_SUFFIX, Task, make_task, preprocessing
 from ffseg.models import AuxOutput, SegOutput
@@ -105,6 +104,13 @@ class FitResult:
     overlays: list[Path]
     num_classes: int
     model: nn.Module  # the trained weights (not the EMA)
+    train_seconds: float = 0.0  # wall time spent in training steps (data loading included)
+    budget_seconds: float | None = None  # train.max_minutes in seconds (None: no budget)
+
+    @property
+    def train_share(self) -> float | None:
+        """Share of the budget spent training (``None`` without ``train.max_minutes``)."""
+        return None if not self.budget_seconds else self.train_seconds / self.budget_seconds
 
     @property
     def score(self) -> float | None:
@@ -156,7 +162,7 @@ def train_one_epoch(
     on_step: Callable[[dict[str, float]], bool] | None = None,
 ) -> dict[str, float]:
     """Train over ``loader`` (at most ``max_steps`` batches); returns the mean loss terms,
-    ``steps`` and ``img_s``.
+    ``steps``, ``img_s`` and ``seconds`` (wall time of the epoch, data loading included).
 
     ``model(images)`` returns a :class:`SegOutput` (see :func:`ffseg.engine.build.training_module`)
     computed under autocast ``autocast_dtype``; ``criterion(output, targets, images)`` returns
@@ -197,7 +203,8 @@ def train_one_epoch(
             break
     result = {k: v / max(steps, 1) for k, v in sums.items()}
     elapsed = max(time.perf_counter() - start, 1e-9)
-    return {**result, "steps": float(steps), "img_s": images_seen * world_size() / elapsed}
+    img_s = images_seen * world_size() / elapsed
+    return {**result, "steps": float(steps), "img_s": img_s, "seconds": elapsed}
 
 
 # ----------------------------------------------------------------------------- fit
@@ -206,23 +213,28 @@ def train_one_epoch(
 @dataclass
 class _StepHook:
     """What :func:`fit` does after every iteration: count, log, mid-epoch checkpoint
-    (``train.ckpt_every``), the caller's ``on_step``, and the time limit (returns True: stop)."""
+    (``train.ckpt_every``), the caller's ``on_step``, and the budget (returns True: stop)."""
 
     state: TrainState
     logger: RunLogger
     checkpoint: RunCheckpoint
-    deadline: Deadline
+    budget: Budget
     iters_per_epoch: int
     epoch: int
     cfg: Config
     on_step: Callable[[TrainState], None] | None
     stops: StopRequests
+    progress: RankProgress
     device: torch.device
 
     def __call__(self, scalars: dict[str, float]) -> bool:
         state = self.state
         state.iteration += 1
         state.last = scalars
+        self.progress.publish(state.iteration)  # names this rank if it later goes silent
+        self.budget.write_s = self.checkpoint.write_s
+        budget_reached = self.budget.tick()
+        state.elapsed_s = self.budget.now
         self.logger.log_step(scalars, state.iteration)
         at_epoch_end = state.iteration % self.iters_per_epoch == 0
         if at_epoch_end:
@@ -234,7 +246,7 @@ class _StepHook:
             self.on_step(state)
         no_stop = torch.tensor(self.stops.signum is None, device=self.device)
         stop_asked = not all_ranks_true(no_stop)
-        return self.deadline.expired() or stop_asked
+        return budget_reached or stop_asked
 
 
 def _evaluate(
@@ -278,86 +290,6 @@ def _stopped(exc: RuntimeError, state: TrainState, ckpt_path: Path) -> NonFinite
     )
 
 
-def _describe(cfg: Config, data: TrainData, total: int, ipe: int, world: int, device: Any) -> str:
-    n_train, n_val = len(data.train), len(data.val or [])  # type: ignore[arg-type]
-    return (
-        f"training {cfg.model.name} on {cfg.data.name} ({n_train} train / {n_val} val images, "
-        f"{data.num_classes} classes): {total} iterations ({math.ceil(total / ipe)} epochs x "
-        f"{ipe}), batch {cfg.data.batch_size} x {world} process(es), device {device}, "
-        f"precision {cfg.train.amp}"
-    )
-
-
-def _resume_config(
-    cfg: Config | None, overrides: Iterable[str], run_dir: Path, ckpt: dict[str, Any]
-) -> tuple[Config, list[str]]:
-    """The recipe of a resumed run: the stored one (checked as data from disk) or the user's
-    ``cfg``, with ``overrides``; only :data:`ffseg.config.RESUMABLE_KEYS` may differ."""
-    source = f"{run_dir / CHECKPOINT} (stored recipe)"
-    stored = config_from_dict(ckpt["config"], source)
-    if cfg is None:
-        check_names_from_disk(stored, source)
-        cfg = stored
-    cfg = apply_overrides(cfg, overrides, "--resume --set") if overrides else cfg
-    return cfg, resume_changes(stored, cfg, f"--resume {run_dir}")
-
-
-def _check_evaluation(
-    task: Task, data: TrainData, val_tf: Any, model: nn.Module, dist_info: DistInfo
-) -> None:
-    """Evaluate the first validation sample(s) now (one per rank), so a bad val image or eval
-    setting fails before training rather than after an epoch."""
-    if data.val is None or len(data.val) == 0:  # type: ignore[arg-type]
-        return
-    first = range(min(dist_info.world_size, len(data.val)))  # type: ignore[arg-type]
-    dataset = Transformed(Subset(data.val, first), val_tf)
-    sampler = DistributedEvalSampler(dataset, dist_info.world_size, dist_info.rank)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=1, sampler=sampler)
-    try:
-        task.evaluate(model, loader, False)
-    except Exception as exc:
-        raise ValueError(
-            f"validation fails on its first sample ({type(exc).__name__}: {exc}); checked before "
-            "training so no epoch is lost. Fix the validation data (data.root, data.val_split) "
-            "or the eval.* settings, or set data.val_split='' to train without validation."
-        ) from exc
-
-
-def _resolve_recipe(
-    cfg: Config | None, resume: str | Path | None, overrides: Iterable[str]
-) -> tuple[Config, Path | None, dict[str, Any] | None, list[str]]:
-    """The validated recipe, the run folder and checkpoint to resume, and the resume changes."""
-    run_dir, ckpt = load_run(resume) if resume is not None else (None, None)
-    changes: list[str] = []
-    if ckpt is not None and run_dir is not None:
-        cfg, changes = _resume_config(cfg, overrides, run_dir, ckpt)
-    elif overrides:
-        cfg = apply_overrides(cfg, overrides) if cfg is not None else None
-    if cfg is None:
-        raise ValueError("fit needs a recipe (cfg) or a run folder to resume")
-    return validate_config(cfg), run_dir, ckpt, changes
-
-
-def _restore(
-    ckpt: dict[str, Any] | None,
-    parts: TrainParts,
-    rank: int,
-    changes: list[str],
-    cfg: Config,
-    run_dir: Path | None,
-) -> TrainState:
-    """A fresh state, or the checkpoint's (with a reset schedule when the resume changed it)."""
-    if ckpt is None:
-        return TrainState()
-    state = restore_run_state(ckpt, parts, rank)
-    if changes:
-        reset_schedule(parts.optimizer, parts.scheduler, cfg.optim.lr)
-    log.info("resumed %s at epoch %d, iteration %d", run_dir, state.epoch, state.iteration)
-    for change in changes:
-        log.info("resume changes %s", change)
-    return state
-
-
 def _epoch_row(
     state: TrainState, result: dict[str, float], optimizer: torch.optim.Optimizer
 ) -> dict[str, float]:
@@ -377,6 +309,7 @@ def fit(
     resume: str | Path | None = None,
     overrides: Iterable[str] = (),
     on_step: Callable[[TrainState], None] | None = None,
+    on_evaluate: Callable[[TrainState, dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Train a recipe; returns a :class:`FitResult`.
 
@@ -387,12 +320,15 @@ def fit(
         overrides: ``key=value`` changes for a resumed run, limited to
             :data:`ffseg.config.RESUMABLE_KEYS` (e.g. ``train.epochs=12`` extends a run).
         on_step: called after every iteration (and any checkpoint it triggers) with the state.
+        on_evaluate: called after every evaluation (checkpoint and scores saved) with the state
+            and the epoch's row of scores; an exception it raises (e.g. a pruned trial) ends
+            the run with everything up to that evaluation on disk.
 
     SIGINT / SIGTERM stop at the next step boundary: ``last.pt`` is written and
     :class:`TrainingInterrupted` raised (its message says how to resume).
     """
     start = time.perf_counter()
-    cfg, run_dir, ckpt, changes = _resolve_recipe(cfg, resume, overrides)
+    cfg, run_dir, ckpt, changes = resolve_recipe(cfg, resume, overrides)
     dist_info = init_distributed(cfg.train.device, timeout_s=cfg.train.dist_timeout_s)
     with ExitStack() as cleanup:
         cleanup.callback(cleanup_distributed)
@@ -409,18 +345,15 @@ def fit(
         model = place_model(build_student(cfg, data.num_classes), cfg, dist_info)
         train_tf, val_tf = task.transforms(preprocessing(model))
         ipe = iters_per_epoch(data, cfg, dist_info.world_size)
-        total_iters = cfg.train.iters or cfg.train.epochs * ipe
-        epochs = math.ceil(total_iters / ipe)
-        optimizer = build_optimizer(model, cfg.optim)
-        scheduler = build_scheduler(optimizer, cfg.sched, total_iters)
-        ema = ModelEMA(model, cfg.train.ema_decay, cfg.train.ema_warmup) if cfg.train.ema else None
-        scaler = torch.amp.GradScaler(device.type, enabled=precision.use_grad_scaler)
-        parts = TrainParts(model, optimizer, scheduler, scaler, ema)
-        criterion = build_criterion(cfg, data, device, precision.autocast_dtype)
-        rng = torch.get_rng_state()
-        _check_evaluation(task, data, val_tf, model, dist_info)
-        torch.set_rng_state(rng)
-        state = _restore(ckpt, parts, dist_info.rank, changes, cfg, run_dir)
+        total_iters = run_length(cfg, ipe)
+        budget = Budget(cfg.train.max_minutes, start)
+        parts, criterion = build_training(
+            cfg, model, data, precision, total_iters, budget, dist_info
+        )
+        optimizer, ema = parts.optimizer, parts.ema
+        preflight(task, data, val_tf, model, dist_info, budget)
+        state = restore(ckpt, parts, dist_info.rank, changes, cfg, run_dir)
+        budget.resume(state.elapsed_s)
         # the run folder (new runs: created atomically, then locked), then the loop
         if run_dir is None:
             name = claim_run_dir(cfg.train.output_dir, cfg.train.name) if main else None
@@ -436,24 +369,29 @@ def fit(
         )
         run_epoch = functools.partial(
             train_one_epoch, training_module(model, cfg, dist_info), criterion, optimizer,
-            scheduler, device=device, scaler=scaler, ema=ema, grad_clip=cfg.optim.grad_clip,
+            parts.scheduler, device=device, scaler=parts.scaler, ema=ema, grad_clip=cfg.optim.grad_clip,
             autocast_dtype=precision.autocast_dtype, channels_last=cfg.model.channels_last,
         )  # fmt: skip
         val = val_loader(data, val_tf, cfg, dist_info)
-        deadline = Deadline(cfg.train.max_minutes, start)
         stops = cleanup.enter_context(StopRequests())
-        logger.info(_describe(cfg, data, total_iters, ipe, dist_info.world_size, device))
+        progress = cleanup.enter_context(RankProgress(dist_info, cfg.train.dist_timeout_s).watch())
+        logger.info(describe(cfg, data, total_iters, ipe, budget))
         metrics: dict[str, Any] = {}
+        budget.mark()
         try:
             while state.iteration < total_iters:
                 epoch, skip = state.epoch, state.iteration - state.epoch * ipe
                 steps = min(ipe - skip, total_iters - state.iteration)
-                logger.start_epoch(epoch, epochs, skip, steps)
-                hook = _StepHook(
-                    state, logger, saver, deadline, ipe, epoch, cfg, on_step, stops, device
+                logger.start_epoch(
+                    epoch, shown_totals(state, budget, total_iters, ipe)[0], skip, steps
                 )
-                loader = train_loader(data, train_tf, cfg, dist_info, epoch, skip)
+                hook = _StepHook(
+                    state, logger, saver, budget, ipe, epoch, cfg, on_step, stops, progress, device
+                )
+                share = class_uniform_share(cfg, budget, epoch * ipe, total_iters)
+                loader = train_loader(data, train_tf, cfg, dist_info, epoch, skip, share)
                 result = run_epoch(loader=loader, max_steps=steps, on_step=hook)
+                state.train_s += result["seconds"]
                 logger.end_epoch()
                 sync_buffers(model)  # BN statistics averaged over ranks (no-op in one process)
                 if state.iteration % ipe == 0:
@@ -462,8 +400,9 @@ def fit(
                     saver.save(state)
                     raise TrainingInterrupted(stops.signum, run_dir, state.iteration)
                 row = _epoch_row(state, result, optimizer)
-                done = deadline.reached or state.iteration >= total_iters
-                evaluate_now = val is not None and (done or state.epoch % cfg.train.eval_every == 0)
+                done = budget.reached or state.iteration >= total_iters
+                periodic = not budget.enabled and state.epoch % cfg.train.eval_every == 0
+                evaluate_now = val is not None and (done or periodic)
                 if evaluate_now:  # the epoch's work is on disk before evaluation can fail
                     saver.save(state)
                     metrics, scores = _evaluate(task, parts, val, logger.show_progress)
@@ -472,11 +411,15 @@ def fit(
                     _keep_best(scores, task.score_name, parts, state, saver)
                 row["seconds"] = time.perf_counter() - start
                 state.history.append(row)
-                logger.log_epoch(row, epochs, total_iters, task.score_name)
+                state.elapsed_s = budget.elapsed()
+                logger.log_epoch(
+                    row, *shown_totals(state, budget, total_iters, ipe), task.score_name
+                )
                 saver.save(state)
                 logger.write_summary(state.history)
-                if deadline.reached:
-                    logger.info("train.max_minutes reached at iteration %d", state.iteration)
+                if evaluate_now and on_evaluate is not None:
+                    on_evaluate(state, row)
+                if budget.reached:
                     break
         except (NonFiniteLossError, NonFiniteWeightsError) as exc:
             raise _stopped(exc, state, run_dir / CHECKPOINT) from None
@@ -484,7 +427,9 @@ def fit(
         overlays = task.overlays(best, val_tf, run_dir, cfg.log.overlays) if main else []
         if main and metrics and (table := task.table(metrics)):
             log.info("final validation:\n%s", table)
+        logger.info("%d iterations; %s", state.iteration, budget.report(state.train_s))
         return FitResult(
             run_dir, state.best_score, task.score_name, metrics, state.iteration,
             time.perf_counter() - start, overlays, data.num_classes, model,
+            state.train_s, budget.seconds,
         )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["resize_to"]
+__all__ = ["max_unpool2x2", "resize_to"]
 
 
 def resize_to(x: torch.Tensor, size: tuple[int, int] | torch.Size, mode: str) -> torch.Tensor:
@@ -22,3 +22,13 @@ def resize_to(x: torch.Tensor, size: tuple[int, int] | torch.Size, mode: str) ->
     if mode == "nearest":
         return F.interpolate(x, size=size, mode="nearest")
     raise ValueError(f"unknown resize mode {mode!r}; use 'bilinear', 'bilinear_half' or 'nearest'")
+
+
+def max_unpool2x2(x: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    """2x2 max-unpooling of ``x`` at the pooling's ``indices`` back to its input ``size``.
+
+    Calls the kernel ``F.max_unpool2d`` calls, without its Python size check, which fails
+    under ``torch.jit.trace`` (traced sizes are tensors); the traced graph and the ONNX export
+    (``MaxUnpool``) keep the size dynamic.
+    """
+    return torch._C._nn.max_unpool2d(x, indices, size)

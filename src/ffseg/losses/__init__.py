@@ -11,7 +11,13 @@ from ffseg.config import LossName
 from ffseg.losses.ce import CrossEntropyLoss, OhemCrossEntropyLoss
 from ffseg.losses.detail import BoundaryLoss, DetailLoss, mask_edges
 from ffseg.losses.dice import DiceLoss, binary_dice_loss
-from ffseg.losses.kd import DistillCriterion, KDLoss
+from ffseg.losses.kd import (
+    DistillCriterion,
+    FeatureDistillLoss,
+    FeatureTap,
+    KDLoss,
+    feature_distillation,
+)
 from ffseg.losses.rmi import RMILoss
 from ffseg.models import SegOutput
 
@@ -21,12 +27,15 @@ __all__ = [
     "DetailLoss",
     "DiceLoss",
     "DistillCriterion",
+    "FeatureDistillLoss",
+    "FeatureTap",
     "KDLoss",
     "OhemCrossEntropyLoss",
     "RMILoss",
     "SegCriterion",
     "binary_dice_loss",
     "build_loss",
+    "feature_distillation",
     "mask_edges",
 ]
 

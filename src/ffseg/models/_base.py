@@ -190,7 +190,7 @@ class SegModel(nn.Module):
                 new = nn.BatchNorm2d(num_classes).to(old.weight.device, old.weight.dtype)
             else:
                 new = fresh_classifier(old, num_classes)
-            self.set_submodule(path, new)
+            self.set_submodule(path, new.train(old.training))  # an eval model stays in eval
         self.num_classes = num_classes
         cfg = getattr(self, "pretrained_cfg", None)
         if cfg is not None:

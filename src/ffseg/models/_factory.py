@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ffseg._io import atomic_write, atomic_write_json
-from ffseg.models import _weights
+from ffseg.models import _smp, _weights
 from ffseg.models._base import PretrainedCfg
 from ffseg.models._registry import get_model_entry, is_model
 from ffseg.models._weights import WeightsError, check_fit, checkpoint_classes, read_state_dict
@@ -92,7 +92,8 @@ def create_model(
 
     Args:
         name: canonical name or alias (case-insensitive), e.g. ``"ffnet40s_bbb_mobile"`` or
-            ``"segmentation_ffnet40S_BBB_mobile"``.
+            ``"segmentation_ffnet40S_BBB_mobile"``; or ``"smp:<Arch>:<encoder>"`` for a
+            segmentation-models-pytorch network (the ``smp`` extra; see ``ffseg.models._smp``).
         pretrained: path to a local checkpoint (``.pth``/``.pt``/``.safetensors``); official files
             load as they are. If ``num_classes`` differs from the checkpoint, only the final
             classifier is re-initialised.
@@ -102,14 +103,18 @@ def create_model(
             encoder (e.g. an ImageNet classification checkpoint); the rest stays freshly initialised.
         **kwargs: passed to the variant's constructor.
     """
-    entry = get_model_entry(name)
     build_kwargs = dict(kwargs)
     if num_classes is not None:
         build_kwargs["num_classes"] = num_classes
-    model = entry.fn(**build_kwargs)
+    if _smp.is_smp_name(name):
+        model: nn.Module = _smp.create_smp_model(name, **build_kwargs)
+        canonical = model.pretrained_cfg.architecture
+    else:
+        entry = get_model_entry(name)
+        model, canonical = entry.fn(**build_kwargs), entry.name
     cfg = getattr(model, "pretrained_cfg", None)
     if cfg is not None:
-        model.pretrained_cfg = cfg.replace(architecture=entry.name, model_args=dict(build_kwargs))
+        model.pretrained_cfg = cfg.replace(architecture=canonical, model_args=dict(build_kwargs))
     if pretrained is not None:
         _weights.load_pretrained_weights(model, pretrained)
     if pretrained_backbone is not None:
@@ -129,7 +134,9 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
     """
     cfg = getattr(model, "pretrained_cfg", None)
     known = isinstance(cfg, PretrainedCfg) and (
-        is_model(cfg.architecture) or is_library_model_spec(cfg.architecture)
+        is_model(cfg.architecture)
+        or _smp.is_smp_name(cfg.architecture)
+        or is_library_model_spec(cfg.architecture)
     )
     if not known:
         raise ValueError(
@@ -183,8 +190,9 @@ def _weights_file(directory: Path) -> Path:
 
 
 def _build(name: str, args: dict[str, Any], where: str) -> nn.Module:
-    """A registered name through :func:`create_model`; an ffseg model class spec directly."""
-    if ":" not in name:
+    """A registered or smp name through :func:`create_model`; an ffseg model class spec
+    directly."""
+    if ":" not in name or _smp.is_smp_name(name):
         return create_model(name, **args)
     model = import_model_class(name, where)(**args)
     cfg = getattr(model, "pretrained_cfg", None)

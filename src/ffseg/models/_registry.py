@@ -165,10 +165,11 @@ def resolve_name(name: str) -> str:
         return key
     if key in _ALIASES:
         return _ALIASES[key]
+    problem = f"Unknown model {name!r}."
     try:
         entry = _resolved_entry(key)
     except ValueError as exc:  # the family's grammar names the invalid part
-        raise UnknownModelError(str(exc)) from None
+        entry, problem = None, str(exc)
     if entry is not None:
         return entry.name
     candidates = list(_MODELS) + list(_ALIASES)
@@ -176,8 +177,8 @@ def resolve_name(name: str) -> str:
     close = [_ALIAS_SPELLING.get(c, c) for c in close]
     hint = f" Closest names: {', '.join(close)}." if close else ""
     raise UnknownModelError(
-        f"Unknown model {name!r}.{hint} Run `ffseg list` (or ffseg.list_models()) to see all "
-        f"{len(_MODELS)} models."
+        f"{problem}{hint} Run `ffseg list` (or ffseg.list_models()) to see all "
+        f"{len(_MODELS)} registered models."
     )
 
 

@@ -2,7 +2,9 @@
 
 Accepted checkpoints: a plain state_dict, ``{"state_dict": ...}``, ``{"model": ..., "ema": ...}``
 (ffseg training checkpoints), DDP ``module.`` and ``torch.compile`` ``_orig_mod.`` prefixes,
-``.safetensors`` files. ``.pt``/``.pth`` files are read with ``weights_only=True``.
+``.safetensors`` files. ``.pt``/``.pth`` files are read with ``weights_only=True``. A file in a
+family's released (authors') key layout is converted by ``ffseg.models._authors`` first
+(``docs/PRETRAINED.md``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from typing import Any
 import torch
 from torch import nn
 
+from ffseg.models._authors import AuthorsConverter, AuthorsLayoutError, find_converter
+
 __all__ = [
     "WeightsError",
     "check_fit",
     "checkpoint_classes",
     "class_layer_prefixes",
     "classifier_prefix",
+    "from_authors_layout",
     "load_backbone_weights",
     "load_pretrained_weights",
     "read_state_dict",
@@ -129,8 +134,10 @@ def checkpoint_classes(model: nn.Module, state: Mapping[str, torch.Tensor]) -> i
 def load_pretrained_weights(
     model: nn.Module, path: str | Path, *, use_ema: bool = False
 ) -> nn.Module:
-    """Load a local checkpoint into ``model`` strictly, with two documented adaptations.
+    """Load a local checkpoint into ``model`` strictly, with three documented adaptations.
 
+    * A file in the key layout of the model's authors' release is converted first
+      (:func:`from_authors_layout`); training-only heads the release lacks stay initialised.
     * A final classifier whose class count differs from the checkpoint's is left freshly
       initialised (one log line), so ``num_classes=5`` fine-tunes from a 19-class checkpoint.
     * The model class may fit a checkpoint to itself first: a ``checkpoint_filter(state,
@@ -139,10 +146,11 @@ def load_pretrained_weights(
     Anything else that does not fit raises :class:`WeightsError` naming the keys.
     """
     state = read_state_dict(path, use_ema=use_ema)
+    own = model.state_dict()
+    state, converter = from_authors_layout(model, own, state, path)
     checkpoint_filter = getattr(type(model), "checkpoint_filter", None)
     if checkpoint_filter is not None:
         state = dict(checkpoint_filter(state, model))
-    own = model.state_dict()
     head = classifier_prefix(model)
     class_layers = tuple(class_layer_prefixes(model))
     skipped_head = [
@@ -156,8 +164,25 @@ def load_pretrained_weights(
     ckpt_classes = checkpoint_classes(model, state)
     for key in skipped_head:
         del state[key]
-    check_fit(model, own, state, path, allow_missing=skipped_head)
-    model.load_state_dict(state, strict=not skipped_head)
+    absent = converter.absent if converter else ()
+    fresh = [k for k in own if absent and k not in state and k.startswith(absent)]
+    try:
+        check_fit(model, own, state, path, allow_missing=skipped_head + fresh)
+    except WeightsError as exc:
+        if converter and converter.build:
+            raise WeightsError(
+                f"{exc} The {converter.family} authors' release needs "
+                f"create_model(..., {converter.build})."
+            ) from None
+        raise
+    model.load_state_dict(state, strict=not (skipped_head or fresh))
+    if fresh:
+        log.info(
+            "%d training-only tensors (%s) are not in the authors' file %s: left initialised",
+            len(fresh),
+            ", ".join(absent),
+            path,
+        )
     if skipped_head:
         log.info(
             "re-initialised %s of %s for %s classes (checkpoint %s has %s)",
@@ -168,6 +193,49 @@ def load_pretrained_weights(
             ckpt_classes if ckpt_classes is not None else "?",
         )
     return model
+
+
+def from_authors_layout(
+    model: nn.Module,
+    own: Mapping[str, torch.Tensor],
+    state: dict[str, torch.Tensor],
+    path: str | Path,
+) -> tuple[dict[str, torch.Tensor], AuthorsConverter | None]:
+    """``state`` converted from its family's authors' layout, when it is in one (else as is).
+
+    Only a checkpoint with keys the model lacks is tried, and only a converter of the model's
+    family whose signature keys the file has converts it. BatchNorm ``num_batches_tracked``
+    counters older files lack are set to 0 (they only matter for momentum-free BN).
+    """
+    if all(k in own for k in state):
+        return state, None
+    cfg = getattr(model, "pretrained_cfg", None)
+    converter = find_converter(
+        state,
+        family=getattr(cfg, "family", ""),
+        architecture=getattr(cfg, "architecture", ""),
+    )
+    if converter is None:
+        return state, None
+    try:
+        converted = converter.convert(state)
+    except AuthorsLayoutError as exc:
+        raise WeightsError(f"Weights file {str(path)!r}: {exc}") from exc
+    counter = "num_batches_tracked"
+    for key in own:
+        stats = key[: -len(counter)] + "running_mean"
+        if key.endswith(counter) and key not in converted and stats in converted:
+            converted[key] = torch.zeros((), dtype=torch.long)
+    log.info(
+        "converted %d tensors of %s from the %s authors' layout (%s)",
+        len(state),
+        path,
+        converter.family,
+        converter.source,
+    )
+    if converter.approximate:
+        log.warning("%s: %s (approximate; see docs/PRETRAINED.md)", path, converter.approximate)
+    return converted, converter
 
 
 def check_fit(
@@ -207,8 +275,8 @@ def load_backbone_weights(
     """Initialise only the encoder of ``model`` from a checkpoint (all encoder keys required).
 
     Works with a full model checkpoint of any head (e.g. an FFNet ImageNet ``X`` model for a
-    segmentation FFNet, as the FFNet authors train), or an encoder-only file. Heads keep their
-    fresh initialisation.
+    segmentation FFNet, as the FFNet authors train; an authors' release, converted first), or an
+    encoder-only file. Heads keep their fresh initialisation.
     """
     prefix = getattr(model, "encoder_prefix", None)
     if not prefix:
@@ -217,6 +285,7 @@ def load_backbone_weights(
             "tell its encoder weights apart; subclass ffseg.models.SegModel (encoder_attr)."
         )
     state = read_state_dict(path, use_ema=use_ema)
+    state, _ = from_authors_layout(model, model.state_dict(), state, path)
     own = {k: v for k, v in model.state_dict().items() if k.startswith(prefix)}
     picked = {k: v for k, v in state.items() if k.startswith(prefix)}
     if not picked:  # an encoder saved on its own: keys lack the prefix

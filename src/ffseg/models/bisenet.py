@@ -9,8 +9,8 @@
   predicts at 1/8 (``output_stride=8``).
 
 Two auxiliary heads on the context path (1/16 and 1/32 features) supervise training with the
-paper's weight alpha = 1 (:meth:`BiSeNetV1.forward_train` only). The paper's 49.0 M is the
-ResNet-101 model; with ResNet-18 the network has 13.39 M parameters against the reference's
+paper's weight alpha = 1 (:meth:`BiSeNetV1.forward_train` only). With ResNet-18 the
+network has 13.39 M parameters against the reference's
 13.32 M (+0.5 %). ``create_model("bisenetv1", backbone="resnet101")`` builds the paper's
 ResNet-101 context path (:data:`BACKBONES`): 47.57 M parameters with its auxiliary heads. BiSeNet
 V2 is a different network (:mod:`ffseg.models.bisenetv2`).
@@ -28,7 +28,7 @@ from ffseg.layers.fusion import AttentionRefinementModule, FeatureFusionModule, 
 from ffseg.models._base import AuxOutput, SegModel, SegOutput
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models._zoo import zoo_cfg
+from ffseg.models._zoo import Reported, zoo_cfg
 from ffseg.models.resnet import build_backbone
 
 __all__ = ["BACKBONES", "BiSeNetV1", "ContextPath", "SpatialPath"]
@@ -120,7 +120,14 @@ class BiSeNetV1(SegModel):
 
 default_cfgs = {
     "bisenetv1": zoo_cfg(
-        family="bisenet", paper=PAPER, output_stride=8, published={"cityscapes_test_miou": 74.7}
+        family="bisenet",
+        paper=PAPER,
+        output_stride=8,
+        published={
+            "cityscapes_test_miou": Reported(
+                74.7, "768x1536 input, single scale", "BiSeNet paper, Cityscapes test (ResNet-18)"
+            )
+        },
     )
 }
 

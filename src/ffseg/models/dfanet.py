@@ -17,7 +17,9 @@ Every resize targets an explicit size, so inputs only need to be multiples of 32
 
 Parameters (19 classes): 3.056 M (reference 3.05 M, +0.2 %). The paper states 7.8 M without
 giving every block width; this build follows the reference re-implementation's block and head
-widths, so it does not reproduce the paper's figure.
+widths, so it does not reproduce the paper's figure. ``dfanet_b`` swaps in the paper's
+XceptionB (stage widths 32/64/128, same depths; Table 1): 1.81 M here against the paper's
+4.8 M, for the same reason.
 """
 
 from __future__ import annotations
@@ -31,15 +33,17 @@ from torch import nn
 from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.fusion import SegHead
 from ffseg.layers.lightweight import DSConvBNAct, DWConvBNAct
-from ffseg.models._base import FeatureInfo, SegModel
+from ffseg.models._base import FeatureInfo, PretrainedCfg, SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models._zoo import zoo_cfg
+from ffseg.models._zoo import Reported, zoo_cfg
 
-__all__ = ["DFANet", "DFANetEncoder", "FCAttention", "XceptionA", "XceptionBlock"]
+__all__ = ["WIDTHS", "DFANet", "DFANetEncoder", "FCAttention", "XceptionA", "XceptionBlock"]
 
 PAPER = "Li et al., DFANet: Deep Feature Aggregation for Real-Time Semantic Segmentation, CVPR 2019"
 XCEPTION_A = {"widths": (48, 96, 192), "depths": (4, 6, 4)}
+#: Stage widths of the paper's two backbones (Table 1): XceptionA and the narrower XceptionB.
+WIDTHS = {"a": XCEPTION_A["widths"], "b": (32, 64, 128)}
 
 
 class XceptionBlock(nn.Module):
@@ -120,11 +124,11 @@ class XceptionA(nn.Module):
 class DFANetEncoder(nn.Module):
     """The stem and the first XceptionA encoder; ``features_only`` gives strides 4, 8, 16."""
 
-    def __init__(self) -> None:
+    def __init__(self, widths: Sequence[int] = XCEPTION_A["widths"]) -> None:
         super().__init__()
-        w = XCEPTION_A["widths"]
+        w = tuple(widths)
         self.stem = ConvBNAct(3, 8, 3, 2)
-        self.backbone1 = XceptionA((8, w[0], w[1]))
+        self.backbone1 = XceptionA((8, w[0], w[1]), w)
         self.feature_info = [
             FeatureInfo(w[0], 4, "backbone1.enc2"),
             FeatureInfo(w[1], 8, "backbone1.enc3"),
@@ -141,17 +145,22 @@ class DFANetEncoder(nn.Module):
 
 
 class DFANet(SegModel):
-    """DFANet-A: three cascaded XceptionA encoders with sub-network and sub-stage aggregation."""
+    """DFANet: three cascaded Xception encoders with sub-network and sub-stage aggregation."""
 
     classifier_path = "low_cls"
 
-    def __init__(self, num_classes: int = 19, head_channels: int = 128) -> None:
+    def __init__(
+        self,
+        num_classes: int = 19,
+        head_channels: int = 128,
+        widths: Sequence[int] = XCEPTION_A["widths"],
+    ) -> None:
         super().__init__(num_classes)
-        w = XCEPTION_A["widths"]
-        self.encoder = DFANetEncoder()
+        w = tuple(widths)
+        self.encoder = DFANetEncoder(w)
         cat_in = (w[2] + w[0], w[0] + w[1], w[1] + w[2])
-        self.backbone2 = XceptionA(cat_in)
-        self.backbone3 = XceptionA(cat_in)
+        self.backbone2 = XceptionA(cat_in, w)
+        self.backbone3 = XceptionA(cat_in, w)
         self.low = nn.ModuleList(ConvBNAct(w[0], 48, 3) for _ in range(3))
         self.low_cls = nn.Conv2d(48, num_classes, 1)
         self.high = nn.ModuleList(SegHead(w[2], head_channels, num_classes) for _ in range(3))
@@ -176,19 +185,33 @@ class DFANet(SegModel):
         return [self.classifier_path, *(f"high.{i}.cls" for i in range(len(self.high)))]
 
 
-default_cfgs = {
-    "dfanet": zoo_cfg(
+def _cfg(test_miou: float, variant: str) -> PretrainedCfg:
+    return zoo_cfg(
         family="dfanet",
         paper=PAPER,
         input_size=(3, 1024, 1024),
         output_stride=4,
         min_input_size=(128, 128),
-        published={"cityscapes_test_miou": 71.3},
+        published={
+            "cityscapes_test_miou": Reported(
+                test_miou,
+                "1024x1024 input, single scale",
+                f"DFANet paper, Cityscapes test ({variant})",
+            )
+        },
     )
-}
+
+
+default_cfgs = {"dfanet": _cfg(71.3, "DFANet A"), "dfanet_b": _cfg(67.1, "DFANet B")}
 
 
 @register_model
 def dfanet(**kwargs: Any) -> DFANet:
     """DFANet-A (paper: 71.3 Cityscapes test mIoU at 1024x1024 input)."""
     return build_model(DFANet, "dfanet", **kwargs)
+
+
+@register_model
+def dfanet_b(**kwargs: Any) -> DFANet:
+    """DFANet-B: XceptionB (stage widths 32/64/128; paper: 67.1 test mIoU at 1024x1024)."""
+    return build_model(DFANet, "dfanet_b", dict(widths=WIDTHS["b"]), **kwargs)

@@ -31,7 +31,7 @@ from ffseg.layers.fusion import SegHead
 from ffseg.models._base import PretrainedCfg, SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models._zoo import zoo_cfg
+from ffseg.models._zoo import Reported, zoo_cfg
 from ffseg.models.resnet import BasicBlock, ResNetEncoder, build_backbone
 
 __all__ = ["BACKBONES", "FANet", "resnet_encoder"]
@@ -95,13 +95,16 @@ class FANet(SegModel):
         return self.head(cat)
 
 
-def _cfg(**published: float) -> PretrainedCfg:
+def _cfg(**published: Reported) -> PretrainedCfg:
     return zoo_cfg(family="fanet", paper=PAPER, output_stride=8, published=published)
 
 
+_AT = "1024x2048, single scale"
+_SRC = "FANet paper, Cityscapes test comparison table"
+
 default_cfgs = {
-    "fanet18": _cfg(cityscapes_test_miou=74.4),
-    "fanet34": _cfg(cityscapes_test_miou=75.5),
+    "fanet18": _cfg(cityscapes_test_miou=Reported(74.4, _AT, _SRC)),
+    "fanet34": _cfg(cityscapes_test_miou=Reported(75.5, _AT, _SRC)),
     "fanet50": _cfg(),
     "fanet101": _cfg(),
     "fanet56": _cfg(),

@@ -31,7 +31,7 @@ from ffseg.layers.pyramid import PyramidPooling
 from ffseg.models._base import AuxOutput, FeatureInfo, SegModel, SegOutput
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models._zoo import zoo_cfg
+from ffseg.models._zoo import Reported, zoo_cfg
 
 __all__ = ["FastSCNN", "FastSCNNEncoder"]
 
@@ -107,13 +107,19 @@ class FastSCNN(SegModel):
         return SegOutput(logits, aux)
 
 
+_AT = "1024x2048, single scale"
+_SRC = "Fast-SCNN paper, Cityscapes tables"
+
 default_cfgs = {
     "fastscnn": zoo_cfg(
         family="fastscnn",
         paper=PAPER,
         output_stride=8,
         min_input_size=(128, 128),
-        published={"cityscapes_val_miou": 68.6, "cityscapes_test_miou": 68.0},
+        published={
+            "cityscapes_val_miou": Reported(68.6, _AT, _SRC),
+            "cityscapes_test_miou": Reported(68.0, _AT, _SRC),
+        },
     )
 }
 

@@ -81,5 +81,5 @@ default_cfgs = {
 
 @register_model
 def linknet(**kwargs: Any) -> LinkNet:
-    """LinkNet with ResNet-18 (paper: 76.4 Cityscapes class IoU at 1024x512)."""
+    """LinkNet with ResNet-18 (the paper's model)."""
     return build_model(LinkNet, "linknet", dict(backbone="resnet18"), **kwargs)

@@ -23,7 +23,7 @@ from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.models._base import SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models._zoo import zoo_cfg
+from ffseg.models._zoo import Reported, zoo_cfg
 from ffseg.models.mobilenetv2 import MobileNetV2Encoder
 
 __all__ = ["DASPP", "LiteSeg"]
@@ -76,7 +76,16 @@ class LiteSeg(SegModel):
 
 default_cfgs = {
     "liteseg": zoo_cfg(
-        family="liteseg", paper=PAPER, output_stride=8, published={"cityscapes_test_miou": 67.81}
+        family="liteseg",
+        paper=PAPER,
+        output_stride=8,
+        published={
+            "cityscapes_test_miou": Reported(
+                67.81,
+                "1024x2048 test-server labels, model input size not recorded here",
+                "LiteSeg paper (MobileNetV2)",
+            )
+        },
     ),
 }
 

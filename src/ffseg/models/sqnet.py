@@ -29,7 +29,7 @@ from ffseg.layers.classifier import fresh_classifier
 from ffseg.models._base import SegModel
 from ffseg.models._builder import attach_cfg, build_model
 from ffseg.models._registry import register_model
-from ffseg.models._zoo import zoo_cfg
+from ffseg.models._zoo import Reported, zoo_cfg
 from ffseg.models.squeezenet import SqueezeNetEncoder
 
 __all__ = ["BypassRefinement", "ParallelDilatedConv", "SQNet"]
@@ -115,7 +115,12 @@ class SQNet(SegModel):
 
 default_cfgs = {
     "sqnet": zoo_cfg(
-        family="sqnet", paper=PAPER, output_stride=1, published={"cityscapes_test_miou": 59.8}
+        family="sqnet",
+        paper=PAPER,
+        output_stride=1,
+        published={
+            "cityscapes_test_miou": Reported(59.8, "1024x2048", "SQNet paper, Cityscapes test")
+        },
     ),
 }
 

@@ -29,7 +29,7 @@ from ffseg.layers.pyramid import BNActConv, SpatialPyramidPooling
 from ffseg.models._base import SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
-from ffseg.models._zoo import zoo_cfg
+from ffseg.models._zoo import Reported, zoo_cfg
 from ffseg.models.mobilenetv2 import MobileNetV2Encoder
 from ffseg.models.resnet import build_backbone
 
@@ -89,12 +89,18 @@ class SwiftNet(SegModel):
         return self.head(y)
 
 
+_AT = "1024x2048, single scale"
+_SRC = "SwiftNet paper, Cityscapes table (SwiftNetRN-18)"
+
 default_cfgs = {
     "swiftnet": zoo_cfg(
         family="swiftnet",
         paper=PAPER,
         output_stride=4,
-        published={"cityscapes_val_miou": 75.4, "cityscapes_test_miou": 75.5},
+        published={
+            "cityscapes_val_miou": Reported(75.4, _AT, _SRC),
+            "cityscapes_test_miou": Reported(75.5, _AT, _SRC),
+        },
     ),
 }
 

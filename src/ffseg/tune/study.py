@@ -1,0 +1,306 @@
+"""Where a study lives and how workers share it.
+
+Storage: by default a SQLite file ``<study>/study.db``; any Optuna storage URL (a PostgreSQL or
+MySQL server for many machines); or a journal file (``journal:PATH`` or a path ending in
+``.log`` / ``.journal``) for many processes on a shared disk. Several workers started with the
+same study name and storage draw trials from it until the study holds ``n_trials`` (finished,
+running or queued), so no trial is run twice.
+
+A killed worker is detected by its missing heartbeat (Optuna's for database storages; for a
+journal, ffseg touches ``<study>/heartbeats/<trial>`` files) and its trial is queued again with
+the same values; running the same command again continues the study.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ffseg.tune.objective import RETRY_ATTR
+
+__all__ = [
+    "FileHeartbeat",
+    "Progress",
+    "create_pruner",
+    "open_storage",
+    "open_study",
+    "remaining_trials",
+    "run_worker",
+]
+
+log = logging.getLogger(__name__)
+
+PRUNERS = ("median", "hyperband", "none")
+JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
+
+
+def _is_journal(storage: str) -> bool:
+    return storage.startswith("journal:") or (
+        "://" not in storage and storage.endswith(JOURNAL_SUFFIXES)
+    )
+
+
+def _retry_callback(max_retry: int) -> Any:
+    from optuna import storages
+
+    cls = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+    return (cls or storages.RetryFailedTrialCallback)(max_retry=max_retry)
+
+
+def open_storage(
+    storage: str | None, study_dir: Path, *, heartbeat_s: int = 60, max_retry: int = 3
+) -> Any:
+    """The Optuna storage for ``storage`` (``None``: ``<study_dir>/study.db``)."""
+    from optuna import storages
+
+    if storage is not None and _is_journal(storage):
+        path = Path(storage.removeprefix("journal:")).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        journal = getattr(storages, "journal", None)  # optuna >= 4; JournalFileStorage before
+        backend = journal.JournalFileBackend if journal else storages.JournalFileStorage
+        return storages.JournalStorage(backend(str(path)))
+    if storage is None:
+        study_dir.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{(study_dir / 'study.db').resolve()}"
+    engine_kwargs = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
+    callback_arg = (
+        "heartbeat_stale_trial_callback"
+        if "heartbeat_stale_trial_callback" in inspect.signature(storages.RDBStorage).parameters
+        else "failed_trial_callback"
+    )
+    return storages.RDBStorage(
+        storage,
+        engine_kwargs=engine_kwargs,
+        heartbeat_interval=heartbeat_s,
+        grace_period=max(2 * heartbeat_s, heartbeat_s + 1),
+        **{callback_arg: _retry_callback(max_retry)},
+    )
+
+
+def create_pruner(pruner: str | Any, n_trials: int) -> Any:
+    """``median`` / ``hyperband`` / ``none``, or an Optuna pruner object as is."""
+    import optuna
+
+    if not isinstance(pruner, str):
+        return pruner
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(1, n_trials // 4)))
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner()
+    if pruner == "none":
+        return optuna.pruners.NopPruner()
+    raise ValueError(f"pruner {pruner!r} is unknown; use one of {', '.join(PRUNERS)}")
+
+
+def open_study(
+    name: str,
+    storage: Any,
+    directions: Sequence[str],
+    *,
+    pruner: Any,
+    seed: int | None,
+    n_trials: int,
+) -> Any:
+    """Create the study or load it (same name and storage: the workers share it)."""
+    import optuna
+
+    if len(directions) > 1:
+        population = min(50, max(4, n_trials // 2))
+        sampler: Any = optuna.samplers.NSGAIISampler(population_size=population, seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, n_trials // 2))
+    return optuna.create_study(
+        study_name=name,
+        storage=storage,
+        directions=list(directions),
+        sampler=sampler,
+        pruner=pruner,
+        load_if_exists=True,
+    )
+
+
+def _retry_history(trial: Any) -> list[int]:
+    """The trials ``trial`` retries, oldest first (Optuna's retry callback or ffseg's)."""
+    return list(
+        trial.system_attrs.get("retry_history") or trial.user_attrs.get("retry_history", [])
+    )
+
+
+def _requeue(study: Any, trial: Any) -> None:
+    """Queue ``trial``'s values again as a retry of it."""
+    history = [*_retry_history(trial), trial.number]
+    study.enqueue_trial(
+        trial.params,
+        user_attrs={RETRY_ATTR: history[0], "retry_history": history},
+        skip_if_exists=False,
+    )
+
+
+def remaining_trials(study: Any, n_trials: int) -> int:
+    """How many trials still have to start: finished, running and queued trials count, failed
+    ones only when nothing retries them."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    retried = set()
+    for t in trials:
+        retried.update(_retry_history(t))
+    counted = sum(t.state != TrialState.FAIL or t.number not in retried for t in trials)
+    return max(0, n_trials - counted)
+
+
+class FileHeartbeat:
+    """Heartbeats for storages without Optuna's (journal files): one touched file per trial."""
+
+    def __init__(self, folder: Path, interval_s: float, max_retry: int) -> None:
+        self.folder = folder
+        self.interval_s = interval_s
+        self.grace_s = max(2 * interval_s, interval_s + 1)
+        self.max_retry = max_retry
+
+    def _path(self, number: int) -> Path:
+        return self.folder / f"trial_{number:04d}"
+
+    @contextmanager
+    def beating(self, number: int) -> Any:
+        """Touch the trial's file every ``interval_s`` while the block runs."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(self.interval_s):
+                self._path(number).touch()
+
+        self._path(number).touch()
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self._path(number).unlink(missing_ok=True)
+
+    def fail_stale(self, study: Any) -> None:
+        """Fail running trials whose heartbeat stopped and queue them again."""
+        from optuna.trial import TrialState
+
+        now = time.time()
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            path = self._path(t.number)
+            started = t.datetime_start.timestamp() if t.datetime_start else now
+            last = path.stat().st_mtime if path.exists() else started
+            if now - last <= self.grace_s:
+                continue
+            try:
+                study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+            except Exception:  # another worker failed it first
+                continue
+            if len(_retry_history(t)) >= self.max_retry:
+                continue
+            log.warning("trial %d lost its worker; queued again", t.number)
+            _requeue(study, t)
+
+
+class Progress:
+    """Console progress after each trial: its value, the best so far and the ETA."""
+
+    def __init__(self, n_trials: int, objectives: Sequence[str], emit: Callable[[str], None]):
+        self.n_trials = n_trials
+        self.objectives = list(objectives)
+        self.emit = emit
+        self.started = time.perf_counter()
+        self.done_here = 0
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        from optuna.trial import TrialState
+
+        self.done_here += 1
+        left = remaining_trials(study, self.n_trials)
+        rate = (time.perf_counter() - self.started) / self.done_here
+        eta = _duration(rate * left)
+        state = trial.state.name.lower()
+        values = ""
+        if trial.state == TrialState.COMPLETE:
+            values = " ".join(f"{k}={v:.4g}" for k, v in zip(self.objectives, trial.values))
+        elif trial.state == TrialState.PRUNED and trial.intermediate_values:
+            step = max(trial.intermediate_values)
+            values = f"at iteration {step} ({trial.intermediate_values[step]:.4g})"
+        best = _best(study, self.objectives)
+        self.emit(
+            f"trial {trial.number} {state} {values} | best: {best} | "
+            f"{self.n_trials - left}/{self.n_trials} started, ETA {eta}"
+        )
+
+
+def _best(study: Any, objectives: Sequence[str]) -> str:
+    try:
+        if len(objectives) == 1:
+            b = study.best_trial
+            return f"{objectives[0]}={b.value:.4g} (trial {b.number})"
+        return f"Pareto set of {len(study.best_trials)} trial(s)"
+    except ValueError:
+        return "none yet"
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def run_worker(
+    study: Any,
+    objective: Callable[[Any], Any],
+    n_trials: int,
+    *,
+    callbacks: Sequence[Callable[[Any, Any], None]] = (),
+    file_heartbeat: FileHeartbeat | None = None,
+) -> int:
+    """Run trials of ``study`` until it holds ``n_trials``; returns how many this worker ran.
+
+    A failing trial (e.g. a diverging loss) is recorded as failed and the worker goes on; an
+    interrupt (Ctrl-C) stops the worker after queueing the trial again.
+    """
+    ran = 0
+    wrapped = objective
+    if file_heartbeat is not None:
+        beat = file_heartbeat
+
+        def wrapped(trial: Any) -> Any:
+            with beat.beating(trial.number):
+                return objective(trial)
+
+    from optuna.storages import fail_stale_trials
+    from optuna.trial import TrialState
+
+    while True:
+        if file_heartbeat is not None:
+            file_heartbeat.fail_stale(study)
+        fail_stale_trials(study)  # a no-op without Optuna heartbeats
+        queued = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if remaining_trials(study, n_trials) <= 0 and not queued:  # queued: retries to run
+            return ran
+        try:
+            study.optimize(wrapped, n_trials=1, catch=(Exception,), callbacks=list(callbacks))
+        except KeyboardInterrupt:
+            _requeue_last(study)
+            raise
+        ran += 1
+
+
+def _requeue_last(study: Any) -> None:
+    """Queue the trial an interrupt stopped again, so re-running the command retries it."""
+    from optuna.trial import TrialState
+
+    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    if failed:
+        _requeue(study, failed[-1])

@@ -1,0 +1,36 @@
+"""benchmarks/gpu_check.py on a machine without CUDA: every CUDA part skips, exit 0."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+
+
+@pytest.fixture(scope="module")
+def gpu_check():
+    spec = importlib.util.spec_from_file_location("gpu_check", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only behaviour")
+def test_cuda_parts_skip_with_a_reason_and_exit_0(gpu_check, capsys) -> None:
+    assert gpu_check.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("skipped no CUDA device") == len(gpu_check.CHECKS)
+    assert "0 failed" in out
+
+
+def test_spearman_and_the_published_latencies(gpu_check) -> None:
+    assert gpu_check.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert gpu_check.spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert gpu_check.spearman([1, 1, 2], [1, 2, 3]) == pytest.approx(0.866, abs=1e-3)
+    paper = gpu_check.gpu_ffnets()
+    assert len(paper) >= 10 and all(ms > 0 for ms in paper.values())
+    assert len(gpu_check.one_per_family()) >= 10

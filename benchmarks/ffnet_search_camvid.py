@@ -164,7 +164,7 @@ def report(args: argparse.Namespace, result, refs: list[dict[str, str]], header:
         miou, ms = f"{100 * b['values'][0]:.2f}", f"{b['values'][1]:.1f}"
         pareto.append({"model": label, "val_miou": miou, "latency_ms": ms})
     lines = ["# Latency-aware FFNet search on CamVid (CPU)", "", header, ""]
-    lines += ["## Verdict at equal latency (within 5%)", "", *verdict(pareto, refs), ""]
+    lines += ["## Verdict at equal or lower latency (up to +5%)", "", *verdict(pareto, refs), ""]
     lines += ["## Pareto front of the search", "", "| network | val mIoU | latency (ms) |"]
     lines += ["|---|---:|---:|"] + [
         f"| {p['model']} | {p['val_miou']} | {p['latency_ms']} |"

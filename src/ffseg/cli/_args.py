@@ -33,6 +33,7 @@ __all__ = [
     "add_model_args",
     "add_num_images_arg",
     "add_precision_arg",
+    "add_set_arg",
     "dataset_from_args",
     "device_from_args",
     "image_source",
@@ -167,6 +168,18 @@ def scales_from_args(args: argparse.Namespace) -> tuple[float, ...]:
             "e.g. --scales 0.75 1.0 1.25"
         )
     return scales
+
+
+def add_set_arg(p: argparse.ArgumentParser, what: str = "") -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``: recipe overrides."""
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a recipe value{what}, e.g. --set optim.lr=0.01 (repeatable)",
+    )
 
 
 def add_batch_size_arg(p: argparse.ArgumentParser, default: int = 1, help: str = "") -> None:

@@ -8,6 +8,7 @@ import sys
 
 import yaml
 
+from ffseg.cli._args import add_set_arg
 from ffseg.config import config_to_dict, load_config
 from ffseg.engine.train import FitResult, TrainingInterrupted, fit
 
@@ -54,14 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe value, e.g. --set optim.lr=0.01 (repeatable)",
-    )
+    add_set_arg(p)
     p.add_argument("--output-dir", help="parent folder of the run folder (train.output_dir)")
     p.add_argument("--name", help="run name (train.name)")
 

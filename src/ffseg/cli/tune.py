@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ffseg.cli._args import add_input_size_arg, add_precision_arg
+from ffseg.cli._args import add_input_size_arg, add_precision_arg, add_set_arg
 from ffseg.deploy.bench import BACKENDS
 from ffseg.deploy.extras import require_extra
 
@@ -59,14 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=MIOU",
         help="a model drawn on the Pareto plot at its measured latency (repeatable)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe value for every trial (repeatable)",
-    )
+    add_set_arg(p, " for every trial")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: random)")
     p.add_argument(
         "--heartbeat", type=int, default=60, metavar="S", help="worker heartbeat in seconds"

@@ -7,7 +7,7 @@ import pytest
 import ffseg.engine.setup as engine_setup
 import ffseg.engine.train as engine_train
 from ffseg.config import SchedConfig
-from ffseg.engine.budget import Budget, estimate_final_seconds
+from ffseg.engine.budget import SAVE_SECONDS, Budget, estimate_final_seconds
 from ffseg.engine.checkpoint import load_checkpoint
 from ffseg.engine.distributed import DistInfo
 from ffseg.engine.optim import budget_lr_factor, decay_factor, lr_factor
@@ -76,8 +76,12 @@ def test_budget_run_ends_its_decay_and_reports_training_share(
         clock.t += 1.0
         return clock.t
 
+    class Simulated(Budget):
+        # checkpoint writes take no simulated time (their real duration varies with the load)
+        write_s = property(lambda self: 0.0, lambda self, value: None)
+
     def simulated(minutes: float | None, start: float) -> Budget:
-        return Budget(minutes, 0.0, clock=tick)
+        return Simulated(minutes, 0.0, clock=tick)
 
     monkeypatch.setattr(engine_train, "Budget", simulated)
     monkeypatch.setattr(engine_setup, "estimate_final_seconds", lambda *a, **k: 2.0)
@@ -100,4 +104,8 @@ def test_final_evaluation_estimate_scales_to_the_validation_set() -> None:
     seconds = estimate_final_seconds(
         lambda loader: calls.append(len(loader)), val, lambda x: x, DistInfo(), models=2
     )
-    assert calls == [2] and seconds >= 1.0  # two samples timed; the save time is kept
+    assert calls == [1, 2]  # one warm-up image, then two timed
+    assert seconds >= SAVE_SECONDS  # the weights write is kept
+    calls.clear()
+    estimate_final_seconds(lambda loader: calls.append(len(loader)), [0], lambda x: x, DistInfo())
+    assert calls == [1]  # a one-image validation set: timed without a warm-up

@@ -19,7 +19,14 @@ from ffseg.cli import main
 from ffseg.config import load_config
 from ffseg.tune import LatencySpec, Reference, tune
 from ffseg.tune.objective import retried_from
-from ffseg.tune.study import FileHeartbeat, create_pruner, open_storage, remaining_trials
+from ffseg.tune.study import (
+    FileHeartbeat,
+    create_pruner,
+    open_storage,
+    remaining_trials,
+    run_worker,
+    surplus_guard,
+)
 
 from .conftest import LR_SPACE, TINY
 
@@ -106,9 +113,27 @@ def test_two_workers_share_a_study_without_repeating_trials(tmp_path, write_spac
         ),
     )
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    assert 6 <= len(done) <= 7  # both workers may start a trial at the very end
+    assert len(done) == 6  # a trial both workers start at the very end is marked surplus
+    assert all(t.user_attrs.get("surplus") for t in study.trials if t.state != TrialState.COMPLETE)
     assert len({t.user_attrs["run_dir"] for t in done}) == len(done)
     assert len({t.params["optim.lr"] for t in done}) == len(done)
+
+
+def test_a_trial_created_after_the_study_is_full_is_surplus_and_not_run() -> None:
+    """Two workers that both saw one trial left: the later-numbered trial is not run."""
+    study = optuna.create_study()
+    study.ask()  # another worker's trial, created between this worker's check and its own
+    ran: list[int] = []
+
+    def objective(trial) -> float:
+        ran.append(trial.number)
+        return 0.5
+
+    study.optimize(surplus_guard(study, objective, 1), n_trials=1, catch=(Exception,))
+    assert ran == [] and remaining_trials(study, 1) == 0
+    surplus = study.trials[-1]
+    assert surplus.state == TrialState.FAIL and surplus.user_attrs["surplus"] is True
+    assert run_worker(study, objective, 1) == 0  # the study is full: nothing more to run
 
 
 def test_a_killed_worker_is_detected_and_its_trial_resumed(tmp_path, write_space) -> None:

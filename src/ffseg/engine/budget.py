@@ -24,10 +24,12 @@ from ffseg.engine.distributed import DistInfo, from_rank0
 
 __all__ = ["Budget", "estimate_final_seconds"]
 
-#: Safety factor on the estimated final evaluation time.
-RESERVE_MARGIN = 1.15
-#: Fixed seconds added to the reserve for the final checkpoint and weights writes.
-SAVE_SECONDS = 1.0
+#: Safety factor on the estimated final evaluation time (the estimate is measured after a
+#: warm-up sample, so it is close: a larger margin only shortens the LR decay).
+RESERVE_MARGIN = 1.05
+#: Seconds added to the reserve for writing the best weights (the two checkpoint writes at the
+#: end are counted from the measured duration of the latest one, :attr:`Budget.write_s`).
+SAVE_SECONDS = 0.5
 
 
 class Budget:
@@ -132,15 +134,23 @@ def estimate_final_seconds(
     samples: int = 2,
 ) -> float:
     """Seconds the final evaluation and save will take: ``evaluate(loader)`` timed over
-    ``samples`` validation images per rank, scaled to the whole shard, times ``models`` (2 with
-    EMA), plus ``overlays`` single-image predictions, a margin and the checkpoint writes."""
+    ``samples`` validation images per rank (after one untimed warm-up image, so one-off costs
+    such as kernel selection for a new input size are not counted), scaled to the whole shard,
+    times ``models`` (2 with EMA), plus ``overlays`` single-image predictions, a margin and the
+    weights write."""
     if val is None or len(val) == 0:  # type: ignore[arg-type]
         return SAVE_SECONDS
     world, n_val = dist_info.world_size, len(val)  # type: ignore[arg-type]
-    count = min(n_val, samples * world)
-    dataset = Transformed(Subset(val, range(count)), transform)
-    sampler = DistributedEvalSampler(dataset, world, dist_info.rank)
-    loader = DataLoader(dataset, batch_size=1, sampler=sampler)
-    per_sample = from_rank0(_timed(lambda: evaluate(loader)) / max(len(sampler), 1))
+
+    def loader(start: int, count: int) -> tuple[DataLoader, int]:
+        dataset = Transformed(Subset(val, range(start, start + count)), transform)
+        sampler = DistributedEvalSampler(dataset, world, dist_info.rank)
+        return DataLoader(dataset, batch_size=1, sampler=sampler), len(sampler)
+
+    warm = world if n_val > world else 0  # one warm-up image per rank when there are more
+    if warm:
+        evaluate(loader(0, warm)[0])
+    timed, count = loader(warm, min(n_val - warm, samples * world))
+    per_sample = from_rank0(_timed(lambda: evaluate(timed)) / max(count, 1))
     images = math.ceil(n_val / world) * models + overlays
     return per_sample * images * RESERVE_MARGIN + SAVE_SECONDS

@@ -21,6 +21,7 @@ from typing import Any
 from ffseg._io import atomic_write_bytes, atomic_write_text
 from ffseg.config import Config, save_config
 from ffseg.tune.objective import LATENCY_ATTR, RUN_DIR_ATTR
+from ffseg.tune.study import is_surplus
 
 __all__ = ["Reference", "write_best_recipes", "write_plots", "write_trials_csv"]
 
@@ -43,7 +44,7 @@ class Reference:
 
 def write_trials_csv(study: Any, path: Path, objectives: Sequence[str]) -> Path:
     """One row per trial: number, state, objective values, parameters, run folder, duration."""
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if not is_surplus(t)]
     params = sorted({k for t in trials for k in t.params})
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

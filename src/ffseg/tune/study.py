@@ -24,14 +24,20 @@ from typing import Any
 
 from ffseg.tune.objective import RETRY_ATTR
 
+#: User attribute of a trial created after the study was full (never run, not counted).
+SURPLUS_ATTR = "surplus"
+
 __all__ = [
     "FileHeartbeat",
     "Progress",
+    "SurplusTrialError",
     "create_pruner",
+    "is_surplus",
     "open_storage",
     "open_study",
     "remaining_trials",
     "run_worker",
+    "surplus_guard",
 ]
 
 log = logging.getLogger(__name__)
@@ -142,17 +148,58 @@ def _requeue(study: Any, trial: Any) -> None:
     )
 
 
-def remaining_trials(study: Any, n_trials: int) -> int:
-    """How many trials still have to start: finished, running and queued trials count, failed
-    ones only when nothing retries them."""
+def is_surplus(trial: Any) -> bool:
+    """True for a trial created after the study was full (see :func:`run_worker`); never run."""
+    return bool(trial.user_attrs.get(SURPLUS_ATTR))
+
+
+def _counted(trials: Sequence[Any], before: int | None = None) -> int:
+    """Trials (numbered below ``before``, if given) that fill the study: finished, running and
+    queued ones; failed ones only when no trial retries them; surplus ones never."""
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
     retried = set()
     for t in trials:
         retried.update(_retry_history(t))
-    counted = sum(t.state != TrialState.FAIL or t.number not in retried for t in trials)
-    return max(0, n_trials - counted)
+    return sum(
+        not is_surplus(t) and (t.state != TrialState.FAIL or t.number not in retried)
+        for t in trials
+        if before is None or t.number < before
+    )
+
+
+def remaining_trials(study: Any, n_trials: int) -> int:
+    """How many trials still have to start (see :func:`_counted`)."""
+    return max(0, n_trials - _counted(study.get_trials(deepcopy=False)))
+
+
+def surplus_guard(
+    study: Any, objective: Callable[[Any], Any], n_trials: int
+) -> Callable[[Any], Any]:
+    """``objective`` that first refuses (:class:`SurplusTrialError`) a trial beyond
+    ``n_trials``."""
+
+    def guarded(trial: Any) -> Any:
+        _check_not_surplus(study, trial, n_trials)
+        return objective(trial)
+
+    return guarded
+
+
+class SurplusTrialError(RuntimeError):
+    """A trial created after the study already held ``n_trials`` (another worker started the
+    last one at the same moment); it is recorded as failed, marked surplus and not run."""
+
+
+def _check_not_surplus(study: Any, trial: Any, n_trials: int) -> None:
+    """Trial numbers are given out atomically by the storage: the trials numbered before this
+    one decide, the same way in every worker, whether it is one too many."""
+    if _counted(study.get_trials(deepcopy=False), before=trial.number) >= n_trials:
+        trial.set_user_attr(SURPLUS_ATTR, True)
+        raise SurplusTrialError(
+            f"trial {trial.number} not run: the study already holds {n_trials} trials "
+            "(another worker started the last one at the same moment)"
+        )
 
 
 class FileHeartbeat:
@@ -222,6 +269,8 @@ class Progress:
     def __call__(self, study: Any, trial: Any) -> None:
         from optuna.trial import TrialState
 
+        if is_surplus(trial):
+            return
         self.done_here += 1
         left = remaining_trials(study, self.n_trials)
         rate = (time.perf_counter() - self.started) / self.done_here
@@ -268,16 +317,18 @@ def run_worker(
     """Run trials of ``study`` until it holds ``n_trials``; returns how many this worker ran.
 
     A failing trial (e.g. a diverging loss) is recorded as failed and the worker goes on; an
-    interrupt (Ctrl-C) stops the worker after queueing the trial again.
+    interrupt (Ctrl-C) stops the worker after queueing the trial again. Two workers that both
+    see one trial left may both create one: the later-numbered is marked surplus and not run,
+    so the study ends with exactly ``n_trials``.
     """
     ran = 0
-    wrapped = objective
+    guarded = wrapped = surplus_guard(study, objective, n_trials)
     if file_heartbeat is not None:
         beat = file_heartbeat
 
         def wrapped(trial: Any) -> Any:
             with beat.beating(trial.number):
-                return objective(trial)
+                return guarded(trial)
 
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
@@ -301,6 +352,8 @@ def _requeue_last(study: Any) -> None:
     """Queue the trial an interrupt stopped again, so re-running the command retries it."""
     from optuna.trial import TrialState
 
-    failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+    failed = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)) if not is_surplus(t)
+    ]
     if failed:
         _requeue(study, failed[-1])

@@ -9,6 +9,8 @@ per recipe) unless ``--no-doc``.
 
     python benchmarks/camvid_cpu.py --config camvid_15min_cpu
     python benchmarks/camvid_cpu.py --config camvid_60min_cpu
+    python benchmarks/camvid_cpu.py --config camvid_15min_cpu --tag no_class_uniform \
+        --set data.class_uniform=0   # an ablation, in its own section
 """
 
 from __future__ import annotations
@@ -36,6 +38,23 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.2f}"
 
 
+def _extras(cfg) -> str:
+    """Class-uniform sampling, EMA and distillation settings, in words."""
+    d, t, kd = cfg.data, cfg.train, cfg.kd
+    parts = [
+        f"class-uniform crops {d.class_uniform:g} (off at {d.class_uniform_off_at:g})"
+        if d.class_uniform
+        else "no class-uniform crops",
+        f"EMA {t.ema_decay:g}" if t.ema else "no EMA",
+    ]
+    if kd.weight or kd.feature_weight:
+        parts.append(
+            f"distillation from {kd.teacher} ({kd.teacher_checkpoint}): logits {kd.weight:g}, "
+            f"features {kd.feature_weight:g} at level {kd.feature_level}"
+        )
+    return ", ".join(parts)
+
+
 def report(result: FitResult, cfg, shown: str, command: str) -> str:
     """The markdown section of one run."""
     history = load_checkpoint(result.run_dir / CHECKPOINT)["state"]["history"]
@@ -49,7 +68,7 @@ def report(result: FitResult, cfg, shown: str, command: str) -> str:
 
 {cfg.model.name} {cfg.model.kwargs or ""}, from scratch (no ImageNet weights), budget
 {budget:g} min (LR schedule by wall clock), crop {list(cfg.data.crop_size)}, batch
-{cfg.data.batch_size}, {cfg.train.amp}. Evaluated once at the end on CamVid val
+{cfg.data.batch_size}, {cfg.train.amp}, loss {cfg.loss.name}, {_extras(cfg)}. Evaluated once at the end on CamVid val
 ({result.metrics.get("num_images", "?")} images) at the full 360x480 labels (logits upsampled to the label size).
 
 | metric | value |
@@ -82,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--output-dir", default=str(ROOT / "runs"))
     p.add_argument("--set", dest="overrides", action="append", default=[])
     p.add_argument("--no-doc", action="store_true", help="print only (e.g. a smoke run)")
+    p.add_argument(
+        "--tag", default="", help="a variant's name (e.g. an ablation): its own doc section"
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     overrides = [
@@ -98,11 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = fit(cfg)
     recipe = find_recipe(args.config)
     shown = recipe.stem if recipe.parent == RECIPES_DIR else args.config
+    shown += f" ({args.tag})" if args.tag else ""
     command = "python benchmarks/camvid_cpu.py " + " ".join(sys.argv[1:] if argv is None else argv)
     body = report(result, cfg, shown, command)
     print(body)
     if not args.no_doc:
-        print(f"wrote {write_section(f'camvid_cpu_{shown}', body)}")
+        section = f"camvid_cpu_{recipe.stem}" + (f"_{args.tag}" if args.tag else "")
+        print(f"wrote {write_section(section, body)}")
     return 0
 
 

@@ -147,8 +147,7 @@ def test_a_killed_worker_is_detected_and_its_trial_resumed(tmp_path, write_space
         time.sleep(0.05)
     worker.send_signal(signal.SIGKILL)
     worker.wait()
-    time.sleep(2.5)  # the heartbeat goes stale after 2 s
-    result = tune(
+    result = tune(  # right away: it waits for the killed trial's heartbeat to go stale (2 s)
         "demo",
         space,
         trials=1,

@@ -17,6 +17,7 @@ import inspect
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -319,7 +320,9 @@ def run_worker(
     A failing trial (e.g. a diverging loss) is recorded as failed and the worker goes on; an
     interrupt (Ctrl-C) stops the worker after queueing the trial again. Two workers that both
     see one trial left may both create one: the later-numbered is marked surplus and not run,
-    so the study ends with exactly ``n_trials``.
+    so the study ends with exactly ``n_trials``. With nothing left to start, a worker on a
+    storage with heartbeats waits for the running trials, so that one whose worker was killed
+    is retried as soon as its heartbeat goes stale.
     """
     ran = 0
     guarded = wrapped = surplus_guard(study, objective, n_trials)
@@ -330,22 +333,43 @@ def run_worker(
             with beat.beating(trial.number):
                 return guarded(trial)
 
+    import optuna
     from optuna.storages import fail_stale_trials
     from optuna.trial import TrialState
 
+    poll_s = _heartbeat_poll_s(study, file_heartbeat)
+    waiting = False
     while True:
         if file_heartbeat is not None:
             file_heartbeat.fail_stale(study)
-        fail_stale_trials(study)  # a no-op without Optuna heartbeats
+        with warnings.catch_warnings():  # marked experimental, stable since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            fail_stale_trials(study)  # a no-op without Optuna heartbeats
         queued = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         if remaining_trials(study, n_trials) <= 0 and not queued:  # queued: retries to run
-            return ran
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if not running or poll_s is None:
+                return ran
+            if not waiting:  # a running trial may belong to a killed worker: retry it here
+                log.info("waiting for %d running trial(s) of other or killed workers", len(running))
+                waiting = True
+            time.sleep(poll_s)
+            continue
         try:
             study.optimize(wrapped, n_trials=1, catch=(Exception,), callbacks=list(callbacks))
         except KeyboardInterrupt:
             _requeue_last(study)
             raise
         ran += 1
+
+
+def _heartbeat_poll_s(study: Any, file_heartbeat: FileHeartbeat | None) -> float | None:
+    """How often a worker with nothing left to start checks the running trials for a lost
+    worker; ``None`` where the storage keeps no heartbeats (a lost worker is never detected)."""
+    if file_heartbeat is not None:
+        return min(file_heartbeat.interval_s, 5.0)
+    interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+    return None if interval is None else min(float(interval), 5.0)
 
 
 def _requeue_last(study: Any) -> None:

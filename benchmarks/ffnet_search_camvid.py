@@ -23,6 +23,7 @@ import csv
 import io
 import logging
 import re
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -138,19 +139,24 @@ def train_reference(name: str, args: argparse.Namespace, cache: LatencyCache) ->
 
 
 def verdict(pareto: list[dict[str, str]], refs: list[dict[str, str]]) -> list[str]:
-    """For each registered FFNet: the best searched network at no more latency, and the gap."""
+    """For each reference (registered FFNets first): the best searched network at no more
+    latency, and the gap."""
     lines = []
-    for ref in (r for r in refs if r["kind"] == "registered FFNet"):
+    for ref in sorted(refs, key=lambda r: r["kind"] != "registered FFNet"):
         budget = float(ref["latency_ms"])
         fits = [p for p in pareto if float(p["latency_ms"]) <= budget * 1.05]
         if not fits:
-            lines.append(f"- `{ref['model']}` ({budget:.1f} ms): no searched network as fast.")
+            lines.append(
+                f"- `{ref['model']}` ({ref['kind']}, {budget:.1f} ms, "
+                f"{float(ref['val_miou']):.2f} mIoU): no searched network as fast."
+            )
             continue
         best = max(fits, key=lambda p: float(p["val_miou"]))
         gap = float(best["val_miou"]) - float(ref["val_miou"])
         word = "beats" if gap > 0 else "does not beat"
         lines.append(
-            f"- `{ref['model']}` ({budget:.1f} ms, {float(ref['val_miou']):.2f} mIoU): the search's "
+            f"- `{ref['model']}` ({ref['kind']}, {budget:.1f} ms, {float(ref['val_miou']):.2f} "
+            "mIoU): the search's "
             f"`{best['model']}` ({float(best['latency_ms']):.1f} ms) {word} it by {gap:+.2f} mIoU"
         )
     return lines
@@ -174,8 +180,16 @@ def report(args: argparse.Namespace, result, refs: list[dict[str, str]], header:
     lines += ["|---|---|---:|---:|"] + [
         f"| `{r['model']}` | {r['kind']} | {r['val_miou']} | {r['latency_ms']} |" for r in refs
     ]
-    lines += ["", f"Trials: `{result.trials_csv}`; chart: `search.png`.", ""]
     out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(result.trials_csv, out / "search_trials.csv")
+    write_rows(out / "search_references.csv", refs)
+    lines += [
+        "",
+        "Every trial: [`search_trials.csv`](search_trials.csv); the references: "
+        "[`search_references.csv`](search_references.csv); chart: `search.png`.",
+        "",
+    ]
     atomic_write_text(out / "search.md", "\n".join(lines))
     print(f"wrote {out / 'search.md'}")
     shown = pareto + refs

@@ -10,6 +10,8 @@ from pathlib import Path
 import torch
 import torchvision
 
+from ffseg.engine.precision import cpu_has_native_bf16
+
 __all__ = ["environment", "write_section"]
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "training.md"
@@ -33,8 +35,9 @@ def environment() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"- machine: {platform.node() or '?'} ({platform.system()} {platform.release()}), CPU {cpu}, "
-        f"{os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}, "
-        f"1-min load average at start {load:.1f}\n"
+        f"({torch.backends.cpu.get_cpu_capability()}, bf16 instructions: "
+        f"{'yes' if cpu_has_native_bf16() else 'no'}), {os.cpu_count()} logical cores, "
+        f"torch threads {torch.get_num_threads()}, 1-min load average at start {load:.1f}\n"
         f"- python {platform.python_version()}, torch {torch.__version__}, "
         f"torchvision {torchvision.__version__}"
     )

@@ -27,6 +27,7 @@ from _report import environment, write_section
 from ffseg.classes import CAMVID_CLASSES
 from ffseg.config import RECIPES_DIR, find_recipe, load_config
 from ffseg.engine.checkpoint import CHECKPOINT, load_checkpoint
+from ffseg.engine.precision import resolve_precision
 from ffseg.engine.train import FitResult, fit
 from ffseg.metrics import format_table
 
@@ -36,6 +37,12 @@ DEFAULT = "camvid_15min_cpu"  # a packaged recipe (ffseg recipes)
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value * 100:.2f}"
+
+
+def _precision(cfg) -> str:
+    """The precision the run used on this CPU (``auto`` resolved)."""
+    used = resolve_precision(cfg.train.amp, "cpu").name
+    return used if used == cfg.train.amp else f"{used} (train.amp={cfg.train.amp})"
 
 
 def _extras(cfg) -> str:
@@ -68,7 +75,7 @@ def report(result: FitResult, cfg, shown: str, command: str) -> str:
 
 {cfg.model.name} {cfg.model.kwargs or ""}, from scratch (no ImageNet weights), budget
 {budget:g} min (LR schedule by wall clock), crop {list(cfg.data.crop_size)}, batch
-{cfg.data.batch_size}, {cfg.train.amp}, loss {cfg.loss.name}, {_extras(cfg)}. Evaluated once at the end on CamVid val
+{cfg.data.batch_size}, {_precision(cfg)}, loss {cfg.loss.name}, {_extras(cfg)}. Evaluated once at the end on CamVid val
 ({result.metrics.get("num_images", "?")} images) at the full 360x480 labels (logits upsampled to the label size).
 
 | metric | value |

@@ -2,7 +2,8 @@
 CamVid on this CPU, compared with the registered mobile FFNets and zoo networks.
 
 Every network (search trial or reference) trains with the packaged CamVid CPU recipe (240x320
-crops, bf16 autocast, channels_last, EMA off) for the same wall-clock budget ``--minutes``
+crops, ``train.amp=auto``: bf16 autocast where the CPU has bf16 instructions, else fp32;
+channels_last, EMA off) for the same wall-clock budget ``--minutes``
 (``train.max_minutes``), is evaluated once on CamVid val, and is timed at 360x480 on the
 fastest CPU backend/precision (picked first by timing a mid-size FFNet on each candidate).
 The search is ``ffseg.tune`` with two objectives (val mIoU up, latency down; NSGA-II) over
@@ -36,6 +37,7 @@ from ffseg._io import atomic_write_text
 from ffseg.config import load_config
 from ffseg.deploy.bench import BenchResult, benchmark_model, load_bench_model
 from ffseg.deploy.report import pareto_plot
+from ffseg.engine.precision import resolve_precision
 from ffseg.engine.train import fit
 from ffseg.tune import LatencyCache, LatencySpec, Reference, design_space_names, tune
 
@@ -72,10 +74,11 @@ FIELDS = ["model", "kind", "val_miou", "latency_ms", "iterations", "budget_min",
 
 
 def budget_overrides(args: argparse.Namespace) -> list[str]:
-    """The recipe changes every network shares: data, budget, bf16 + channels_last, one eval."""
+    """The recipe changes every network shares: data, budget, precision, channels_last, one
+    eval."""
     return [
         f"data.root={args.root}",
-        "train.amp=bf16",
+        "train.amp=auto",
         "model.channels_last=true",
         "train.ema=false",
         f"train.max_minutes={args.minutes}",
@@ -256,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.argv[1:] if argv is None else argv
     )
     header = (
-        f"Written by `benchmarks/ffnet_search_camvid.py`: recipe `{args.recipe}` (bf16 + "
-        f"channels_last training, EMA off), {args.minutes:g} min per network, from scratch; "
+        f"Written by `benchmarks/ffnet_search_camvid.py`: recipe `{args.recipe}` "
+        f"({resolve_precision('auto', 'cpu').name} + channels_last training, EMA off), "
+        f"{args.minutes:g} min per network, from scratch; "
         f"CamVid val mIoU; latency at {SIZE[0]}x{SIZE[1]}, batch 1, {args.backend}/"
         f"{args.precision} (the fastest CPU backend), median.\n\n{environment()}\n"
         f"- ffseg {ffseg.__version__}\n- command: `{command}`"

@@ -6,7 +6,8 @@ framework it is compared with (DDRNet-23-slim, STDC1, BiSeNetV2, PP-LiteSeg-T, F
 Each setting's achieved GFLOP/s (training FLOPs ~ 3 x 2 x forward MACs per image: forward plus
 a backward of about twice its cost) is shown as a share of the machine's bf16 convolution peak,
 measured in the same run (a 3x3 128->128 convolution, channels_last, bf16 autocast). Settings: ``fp32`` (what any plain PyTorch script gets), ``bf16+cl`` (bf16 autocast +
-channels_last, ffseg's recommended CPU setting: ``train.amp=bf16 model.channels_last=true``)
+channels_last, ffseg's recommended setting on a CPU with bf16 instructions:
+``train.amp=auto model.channels_last=true``, auto being bf16 there and fp32 elsewhere)
 and optionally ``+compile`` (``model.compile=true``). The loss-curve check trains the demo
 model for ``--loss-steps`` steps in fp32 and in bf16+cl from the same init on the same batches
 and reports the largest loss difference. Results go to docs/benchmarks/training.md.

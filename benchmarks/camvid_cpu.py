@@ -42,7 +42,7 @@ def _pct(value: float | None) -> str:
 def _precision(cfg) -> str:
     """The precision the run used on this CPU (``auto`` resolved)."""
     used = resolve_precision(cfg.train.amp, "cpu").name
-    return used if used == cfg.train.amp else f"{used} (train.amp={cfg.train.amp})"
+    return f"{used} (train.amp=auto)" if cfg.train.amp == "auto" else used
 
 
 def _extras(cfg) -> str:

@@ -58,7 +58,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def describe(cfg: Config, data: TrainData, total: int, ipe: int, budget: Budget) -> str:
+def describe(
+    cfg: Config, data: TrainData, total: int, ipe: int, budget: Budget, precision: str
+) -> str:
+    """The run's opening log line; ``precision`` is ``train.amp`` resolved for the device."""
     n_train, n_val = len(data.train), len(data.val or [])  # type: ignore[arg-type]
     length = (
         f"a budget of {cfg.train.max_minutes:g} min (LR by wall clock, {ipe} iterations per "
@@ -66,10 +69,11 @@ def describe(cfg: Config, data: TrainData, total: int, ipe: int, budget: Budget)
         if budget.enabled
         else f"{total} iterations ({math.ceil(total / ipe)} epochs x {ipe})"
     )
+    shown_precision = f"{precision} (train.amp=auto)" if cfg.train.amp == "auto" else precision
     return (
         f"training {cfg.model.name} on {cfg.data.name} ({n_train} train / {n_val} val images, "
         f"{data.num_classes} classes): {length}, batch {cfg.data.batch_size} x "
-        f"{world_size()} process(es), precision {cfg.train.amp}"
+        f"{world_size()} process(es), precision {shown_precision}"
     )
 
 

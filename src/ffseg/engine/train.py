@@ -375,7 +375,7 @@ def fit(
         val = val_loader(data, val_tf, cfg, dist_info)
         stops = cleanup.enter_context(StopRequests())
         progress = cleanup.enter_context(RankProgress(dist_info, cfg.train.dist_timeout_s).watch())
-        logger.info(describe(cfg, data, total_iters, ipe, budget))
+        logger.info(describe(cfg, data, total_iters, ipe, budget, precision.name))
         metrics: dict[str, Any] = {}
         budget.mark()
         try:

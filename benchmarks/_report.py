@@ -34,7 +34,7 @@ def environment() -> str:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"- machine: {platform.node() or '?'} ({platform.system()} {platform.release()}), CPU {cpu}, "
+        f"- machine: {platform.node() or '?'} ({platform.system()} {platform.release()}), CPU {cpu} "
         f"({torch.backends.cpu.get_cpu_capability()}, bf16 instructions: "
         f"{'yes' if cpu_has_native_bf16() else 'no'}), {os.cpu_count()} logical cores, "
         f"torch threads {torch.get_num_threads()}, 1-min load average at start {load:.1f}\n"

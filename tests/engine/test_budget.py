@@ -109,3 +109,15 @@ def test_final_evaluation_estimate_scales_to_the_validation_set() -> None:
     calls.clear()
     estimate_final_seconds(lambda loader: calls.append(len(loader)), [0], lambda x: x, DistInfo())
     assert calls == [1]  # a one-image validation set: timed without a warm-up
+
+
+def test_a_reserve_over_half_the_budget_is_warned_with_the_fix() -> None:
+    budget = Budget(2.0, start=0.0, clock=lambda: 0.0)
+    budget.reserve = 50.0
+    assert budget.reserve_warning() is None  # 50 s of 120 s: fine
+    budget.reserve = 100.0
+    warning = budget.reserve_warning()
+    assert warning is not None
+    assert "100 s of the 120 s budget (train.max_minutes=2)" in warning
+    assert "at most 20 s" in warning and "data.val_subset" in warning
+    assert Budget(None, start=0.0).reserve_warning() is None

@@ -104,6 +104,18 @@ class Budget:
         end = self.train_end
         return 1.0 if end <= 0 else min(max((self.now + self.step_s) / end, 0.0), 1.0)
 
+    def reserve_warning(self) -> str | None:
+        """A warning when the final evaluation's reserve takes more than half of the budget
+        (a slow model, a large validation set or a very short budget); else ``None``."""
+        if not self.enabled or not self.seconds or self.reserve <= 0.5 * self.seconds:
+            return None
+        return (
+            f"the final evaluation is estimated at {self.reserve:.0f} s of the "
+            f"{self.seconds:.0f} s budget (train.max_minutes={self.seconds / 60:g}), so training "
+            f"gets at most {max(self.seconds - self.reserve, 0):.0f} s: raise "
+            "train.max_minutes, or evaluate fewer images (data.val_subset)"
+        )
+
     def report(self, train_seconds: float) -> str:
         """A log line: budget used and the share of it spent training."""
         total = self.elapsed()

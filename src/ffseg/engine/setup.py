@@ -112,6 +112,9 @@ def reserve_final_evaluation(
         models=2 if cfg.train.ema else 1,
         overlays=cfg.log.overlays,
     )
+    warning = budget.reserve_warning()
+    if warning and dist_info.is_main:
+        log.warning(warning)
 
 
 def resume_config(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -37,3 +42,20 @@ def camvid_root() -> Path:
     if not (CAMVID_ROOT / "train.txt").is_file():
         pytest.skip(f"CamVid not found at {CAMVID_ROOT} (set FFSEG_CAMVID_ROOT)")
     return CAMVID_ROOT
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@contextmanager
+def benchmark_script(name: str) -> Iterator[ModuleType]:
+    """``benchmarks/<name>.py`` imported as a module, its folder on ``sys.path`` meanwhile (the
+    scripts share ``benchmarks/_report.py``)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(BENCHMARKS))

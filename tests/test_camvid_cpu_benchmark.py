@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
 from ffseg.config import load_config
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "camvid_cpu.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def camvid_cpu():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("camvid_cpu", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(SCRIPT.parent))
+    with benchmark_script("camvid_cpu") as module:
+        yield module
 
 
 def test_the_report_names_sampling_ema_and_distillation(camvid_cpu) -> None:

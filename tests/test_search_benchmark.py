@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "ffnet_search_camvid.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def search():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("ffnet_search_camvid", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(SCRIPT.parent))
+    with benchmark_script("ffnet_search_camvid") as module:
+        yield module
 
 
 def _ref(model: str, kind: str, miou: float, ms: float, iterations: int) -> dict[str, str]:

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "zoo_camvid.py"
+from tests.conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def zoo_camvid():
-    sys.path.insert(0, str(SCRIPT.parent))
-    spec = importlib.util.spec_from_file_location("zoo_camvid", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(SCRIPT.parent))
+    with benchmark_script("zoo_camvid") as module:
+        yield module
 
 
 def test_selection_takes_names_patterns_groups_and_smp(zoo_camvid) -> None:

@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment
 
@@ -194,9 +196,9 @@ def report(args: argparse.Namespace, result, refs: list[dict[str, str]], header:
     if starved:
         lines += [
             "",
-            f"{', '.join(starved)}: fewer than {MIN_ITERATIONS} iterations, because the budget "
-            "also pays for the final evaluation of the 101 val images, which for a slow network "
-            "takes most of it; its score says how slow it is, not how well it learns.",
+            f"{', '.join(starved)}: fewer than {MIN_ITERATIONS} iterations in the budget (a "
+            "slow network: its iterations and its final evaluation both cost more); its score "
+            "says how slow it is more than how well it learns.",
         ]
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -211,8 +213,11 @@ def report(args: argparse.Namespace, result, refs: list[dict[str, str]], header:
     atomic_write_text(out / "search.md", "\n".join(lines))
     print(f"wrote {out / 'search.md'}")
     shown = pareto + refs
+    threads = torch.get_num_threads()  # LatencySpec's default: torch's own thread count
     results = [
-        BenchResult(r["model"], *SIZE, 1, args.backend, args.precision, 1, float(r["latency_ms"]))
+        BenchResult(
+            r["model"], *SIZE, 1, args.backend, args.precision, threads, float(r["latency_ms"])
+        )
         for r in shown
     ]
     try:

@@ -27,7 +27,7 @@ def test_explicit_bf16_on_a_cpu_without_it_is_kept_with_a_warning(monkeypatch, c
         resolved = resolve_precision("bf16", "cpu", what="train.amp")
     assert resolved.autocast_dtype == torch.bfloat16  # what the recipe asked for
     (record,) = caplog.records
-    assert "train.amp=bf16" in record.message and "use train.amp=auto" in record.message
+    assert "train.amp=bf16" in record.message and "prefer fp32 here" in record.message
     precision._warn_emulated_bf16.cache_clear()
 
 

@@ -46,11 +46,10 @@ def cpu_has_native_bf16() -> bool:
 def _warn_emulated_bf16(what: str) -> None:
     log.warning(
         "%s=bf16 on a CPU without bf16 instructions (AVX512-BF16 or AMX; this one: %s): bf16 is "
-        "emulated and runs several times slower than fp32; use %s=auto (bf16 only where the CPU "
-        "has them) or fp32",
+        "emulated and runs several times slower than fp32; prefer fp32 here (train.amp=auto "
+        "picks bf16 only where the CPU has them)",
         what,
         torch.backends.cpu.get_cpu_capability(),
-        what,
     )
 
 

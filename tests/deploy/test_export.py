@@ -19,6 +19,7 @@ from ffseg.deploy.export import (
 )
 from ffseg.deploy.fuse import prepare_for_inference
 from ffseg.deploy.ort import ort_session
+from ffseg.deploy.ties import count_near_ties
 
 #: One FFNet per structural variant (stems A/B/C, basic/bottleneck, d-stride, pre-down, heads
 #: A/B/C/X, bilinear and nearest): the remaining FFNets share these graphs' operators.
@@ -60,6 +61,8 @@ def test_onnx_parity_registry(name: str, tmp_path: Path) -> None:
     assert report.argmax_agreement >= 0.999  # export_onnx also enforced max abs diff
     # independent check: a fresh session on a new input against the unfolded model
     x = torch.randn(1, 3, *size)
+    while model.argmax_switches and count_near_ties(model, x):  # see ffseg.deploy.ties
+        x = torch.randn(1, 3, *size)
     out = ort_session(report.path).run(None, {"input": x.numpy()})[0]
     with torch.no_grad():
         ref = model(x).numpy()

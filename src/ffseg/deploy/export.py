@@ -27,11 +27,13 @@ from ffseg.classes import palette_for
 from ffseg.deploy.fuse import prepare_for_inference
 from ffseg.deploy.model_info import (
     check_input_size,
+    has_argmax_switches,
     input_size_of,
     model_name,
     supports_dynamic_shapes,
 )
 from ffseg.deploy.ort import ort_session
+from ffseg.deploy.ties import count_near_ties
 from ffseg.layers import resize_to
 
 __all__ = [
@@ -61,6 +63,8 @@ EXPORT_DYNAMIC_RANGE = {"batch": 64, "min": 32, "max": 8192}
 EXTRA_VERIFY_OFFSET = 64
 #: Required share of pixels whose argmax matches PyTorch's.
 DEFAULT_MIN_AGREEMENT = 0.999
+#: Random verification inputs drawn at most for a model with argmax switches (see ``ties``).
+MAX_REDRAWS = 8
 _LABELS = {"onnx": "ONNX", "torchscript": "TorchScript", "torch.export": "torch.export"}
 #: Artifact format by file suffix.
 EXPORT_FORMATS = {
@@ -177,14 +181,29 @@ def _check(
 
 
 def _verify_inputs(
-    input_size: tuple[int, int], batch: int, dynamic: bool, images: Sequence[torch.Tensor] | None
+    input_size: tuple[int, int],
+    batch: int,
+    dynamic: bool,
+    images: Sequence[torch.Tensor] | None,
+    switches: nn.Module | None = None,
 ) -> list[torch.Tensor]:
+    """Random inputs (and ``images``) to verify an export on; for a model with argmax switches
+    (``switches``), random inputs are redrawn until its poolings have no near-tie."""
     gen = torch.Generator().manual_seed(0)
     h, w = input_size
-    inputs = [torch.randn(batch, 3, h, w, generator=gen)]
+
+    def draw(*shape: int) -> torch.Tensor:
+        x = torch.randn(*shape, generator=gen)
+        for _ in range(MAX_REDRAWS if switches is not None else 0):
+            if not count_near_ties(switches, x):
+                break
+            x = torch.randn(*shape, generator=gen)
+        return x
+
+    inputs = [draw(batch, 3, h, w)]
     if dynamic:
         off = EXTRA_VERIFY_OFFSET
-        inputs.append(torch.randn(1, 3, h + off, max(off, w - off), generator=gen))
+        inputs.append(draw(1, 3, h + off, max(off, w - off)))
     for img in images or ():
         img = img if img.dim() == 4 else img.unsqueeze(0)
         if not dynamic and tuple(img.shape[-2:]) != (h, w):
@@ -284,9 +303,10 @@ def export_onnx(
     path = Path(path)
     wrapper = _prepare(model, output, resize_to_input, size)
     example = torch.randn(batch, 3, *size)
+    switches = wrapper if has_argmax_switches(model) else None
     inputs = [
         x if dynamic or x.shape[0] == batch else x[:1].expand(batch, -1, -1, -1).contiguous()
-        for x in _verify_inputs(size, batch, dynamic, verify_images)
+        for x in _verify_inputs(size, batch, dynamic, verify_images, switches)
     ]
     report = _export_verified(
         "onnx",

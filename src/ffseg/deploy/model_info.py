@@ -12,6 +12,7 @@ from typing import Any
 __all__ = [
     "FALLBACK_INPUT_SIZE",
     "check_input_size",
+    "has_argmax_switches",
     "input_size_of",
     "model_name",
     "supports_dynamic_shapes",
@@ -40,6 +41,11 @@ def input_size_of(model: Any, size: Sequence[int] | None = None) -> tuple[int, i
 def supports_dynamic_shapes(model: Any) -> bool:
     """Whether an export with dynamic height/width reproduces the model at other sizes."""
     return bool(getattr(model, "supports_dynamic_shapes", True))
+
+
+def has_argmax_switches(model: Any) -> bool:
+    """Whether the output moves values by argmax choices (see ``SegModel.argmax_switches``)."""
+    return bool(getattr(model, "argmax_switches", False))
 
 
 def check_input_size(model: Any, size: Sequence[int]) -> None:

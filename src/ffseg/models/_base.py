@@ -139,6 +139,11 @@ class SegModel(nn.Module):
     supports_torchscript: ClassVar[bool] = True
     #: ONNX Runtime INT8 post-training quantization is meaningful for this model.
     supports_int8: ClassVar[bool] = True
+    #: The output depends on argmax choices (max-unpooling at pooling indices): a rounding
+    #: difference between backends can flip a near-tie and move a value to another pixel, so
+    #: ONNX export verification draws its random inputs free of such near-ties
+    #: (``ffseg.deploy.ties``).
+    argmax_switches: ClassVar[bool] = False
 
     pretrained_cfg: PretrainedCfg
 

@@ -164,6 +164,7 @@ class ENet(SegModel):
     """ENet: the bottleneck encoder, a two-stage unpooling decoder and full-resolution logits."""
 
     classifier_path = "cls"
+    argmax_switches = True
 
     def __init__(self, num_classes: int = 19) -> None:
         super().__init__(num_classes)

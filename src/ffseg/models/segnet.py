@@ -133,6 +133,7 @@ class SegNet(SegModel):
     """SegNet: VGG16-BN encoder, pooling-indices decoder, full-resolution 3x3 classifier."""
 
     classifier_path = "cls"
+    argmax_switches = True
 
     def __init__(self, num_classes: int = 19) -> None:
         super().__init__(num_classes)

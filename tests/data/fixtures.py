@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -65,4 +66,42 @@ def make_camvid_like(
             save_png(root / f"{split}annot" / f"{i}.png", rng.integers(0, 12, size, dtype=np.uint8))
             lines.append(f"{split}/{i}.png {split}annot/{i}.png")
         (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    """``{relative path: sha256}`` of every file under ``root`` (to prove nothing changed)."""
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def save_rotated(path: Path, array: np.ndarray, orientation: int = 6) -> Path:
+    """Save ``array`` (stored pixels) with an EXIF orientation tag (6: shown rotated 90°)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(array).save(path, exif=exif)
+    return path
+
+
+def make_folder(
+    root: Path,
+    masks: dict[str, np.ndarray],
+    image_suffix: str = ".png",
+    split: str = "train",
+    classes: str = "[bg, fg]",
+) -> Path:
+    """A folder dataset ``root/{images,annotations}/<split>`` with a ``dataset.yaml``: one
+    random 32x48 image per mask (``{stem: mask}``, masks saved as given: PNG unless the stem
+    has a suffix)."""
+    rng = np.random.default_rng(0)
+    for stem, mask in masks.items():
+        name = stem if Path(stem).suffix else f"{stem}.png"
+        save_png(root / "annotations" / split / name, mask)
+        image = rng.integers(0, 256, (*mask.shape[:2], 3), dtype=np.uint8)
+        save_png(root / "images" / split / f"{Path(stem).stem}{image_suffix}", image)
+    (root / "dataset.yaml").write_text(f"classes: {classes}\n")
     return root

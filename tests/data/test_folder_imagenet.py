@@ -53,7 +53,7 @@ def test_folder_errors_name_files_and_fixes(tmp_path: Path) -> None:
     args = (root / "images/train", root / "annotations/train")
     with pytest.raises(DataError, match=r"im0.png' contains value\(s\) 5 .*0-1, 255.*label_map"):
         FolderDataset(*args, classes=["a", "b"])[0]
-    with pytest.raises(DataError, match=r"No '\*.png' images .*empty split.*img_suffix"):
+    with pytest.raises(DataError, match=r"No .png images .*empty split.*img_suffix"):
         FolderDataset(*args, img_suffix=".png", classes=["a"])
     with pytest.raises(DataError, match=r"1 of 1 images have no mask, e.g. .*im0_mask.png"):
         FolderDataset(*args, ann_suffix="_mask.png", classes=["a"])

@@ -13,9 +13,10 @@ from ffseg.data.datasets.base import (
     DataError,
     FileSegDataset,
     SegDataset,
-    read_image,
+    open_checked,
     read_mask,
 )
+from ffseg.data.decode import swaps_sides
 
 __all__ = ["DataReport", "check_dataset"]
 
@@ -32,6 +33,7 @@ class DataReport:
     image_sizes: dict[tuple[int, int], int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     raw_values: set[int] = field(default_factory=set)
+    rotated: list[str] = field(default_factory=list)
 
     @property
     def warnings(self) -> list[str]:
@@ -74,6 +76,11 @@ class DataReport:
             share = 100.0 * count / total if total else 0.0
             flag = "  <- absent" if count == 0 and name != "(ignore)" else ""
             lines.append(f"  {name:{width}s} {count:12d} {share:6.2f}%{flag}")
+        if self.rotated:
+            lines.append(
+                f"  NOTE: {len(self.rotated)} image(s) carry an EXIF rotation and are read "
+                f"rotated, as image viewers show them, e.g. {self.rotated[0]}"
+            )
         lines += [f"  WARNING: {w}" for w in self.warnings]
         if self.problems:
             lines.append(f"  {len(self.problems)} problem(s):")
@@ -113,10 +120,14 @@ class _Scan(Dataset):
                 )
             return out
         img_path, mask_path = ds.samples[i][0], ds.mask_path(i)
+        orientation = 1
         try:
-            out["size"] = tuple(read_image(img_path).shape[-2:])
+            img, orientation = open_checked(img_path, "Image")
+            out["size"] = (img.height, img.width)
         except DataError as exc:
             out["problems"].append(str(exc))
+        if orientation != 1:
+            out["rotated"] = str(img_path)
         if mask_path is None:
             return out
         try:
@@ -124,7 +135,16 @@ class _Scan(Dataset):
         except DataError as exc:
             out["problems"].append(str(exc))
             return out
-        if out["size"] is not None and raw.shape != out["size"]:
+        size = out["size"]
+        if size is not None and raw.shape != size and swaps_sides(orientation):
+            out["problems"].append(
+                f"image {str(img_path)!r} carries EXIF orientation {orientation}, so it is "
+                f"shown (and read) rotated as {size[0]}x{size[1]}, but its mask "
+                f"{str(mask_path)!r} is {raw.shape[0]}x{raw.shape[1]}, the unrotated size: "
+                "re-save the image upright without the EXIF rotation, or rotate the mask to "
+                "match the image as displayed"
+            )
+        elif size is not None and raw.shape != size:
             out["problems"].append(
                 f"size mismatch: mask {str(mask_path)!r} is {raw.shape[0]}x{raw.shape[1]}, image "
                 f"{str(img_path)!r} is {out['size'][0]}x{out['size'][1]}"
@@ -174,6 +194,8 @@ def check_dataset(
             report.class_pixels += item["hist"][:n]
             report.ignore_pixels += int(item["hist"][n])
             report.raw_values.update(item.get("raw_values", ()))
+            if "rotated" in item:
+                report.rotated.append(item["rotated"])
             if item["size"] is not None:
                 key = (int(item["size"][0]), int(item["size"][1]))
                 report.image_sizes[key] = report.image_sizes.get(key, 0) + 1

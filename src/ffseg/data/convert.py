@@ -12,6 +12,7 @@ from PIL import Image
 
 from ffseg._io import atomic_write
 from ffseg.data.datasets.base import IGNORE_INDEX, DataError
+from ffseg.data.decode import open_oriented
 
 __all__ = ["ConversionReport", "convert_mask_folder", "rgb_to_index"]
 
@@ -67,8 +68,7 @@ def convert_mask_folder(
     report = ConversionReport()
     for path in files:
         try:
-            with Image.open(path) as img:
-                rgb = np.asarray(img.convert("RGB"))
+            rgb = np.asarray(open_oriented(path)[0].convert("RGB"))
         except OSError as exc:
             raise DataError(f"cannot read mask {str(path)!r}: {exc}") from exc
         index, unmatched = rgb_to_index(rgb, palette)

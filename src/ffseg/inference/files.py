@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ffseg.data.decode import IMAGE_SUFFIXES
 from ffseg.deploy.extras import require_extra
 from ffseg.inference.images import load_image
 from ffseg.inference.segmenter import Segmenter, SegResult
@@ -17,7 +18,6 @@ from ffseg.inference.video import segment_video
 
 __all__ = ["IMAGE_SUFFIXES", "MASK_KINDS", "VIDEO_SUFFIXES", "segment_images", "segment_path"]
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 #: What can be written per image: ``<stem>.png`` label mask, ``<stem>_<kind>.png`` otherwise.
 MASK_KINDS = ("mask", "color", "overlay")

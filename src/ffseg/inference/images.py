@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ffseg._io import atomic_write
+from ffseg.data.decode import exif_orientation, open_oriented, to_rgb8
 from ffseg.viz import as_rgb_array
 
 __all__ = ["ImageInput", "load_image", "save_image"]
@@ -20,15 +21,23 @@ ImageInput = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 
 
 def load_image(source: ImageInput) -> np.ndarray:
-    """An RGB ``uint8`` ``(H, W, 3)`` array from a path, PIL image, ndarray or tensor."""
+    """An RGB ``uint8`` ``(H, W, 3)`` array from a path, PIL image, ndarray or tensor.
+
+    Files and PIL images come in display orientation (their EXIF rotation applied) and high bit
+    depths are scaled to 8 bits (the rule in :mod:`ffseg.data.decode`).
+    """
+    if isinstance(source, Image.Image):
+        if exif_orientation(source) != 1:
+            source = ImageOps.exif_transpose(source)
+        return np.asarray(to_rgb8(source))
     if not isinstance(source, (str, os.PathLike)):
         return as_rgb_array(source)
     path = Path(source)
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+        img, _ = open_oriented(path)
+        return np.asarray(to_rgb8(img))
     except Exception as exc:
         raise ValueError(
             f"cannot decode image {path}: {exc}. Is it a readable PNG/JPEG? Re-save or skip it."

@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from ffseg.classes import generate_palette
+from ffseg.data.decode import open_oriented, to_rgb8
 
 __all__ = [
     "IGNORE_INDEX",
@@ -28,7 +29,9 @@ __all__ = [
     "apply_lut",
     "generate_palette",
     "identity_lut",
+    "image_tensor",
     "lut_from_mapping",
+    "open_checked",
     "read_image",
     "read_mask",
     "require_dir",
@@ -55,10 +58,12 @@ def require_dir(path: str | Path, what: str, hint: str = "") -> Path:
     return path
 
 
-def _open(path: Path, kind: str) -> Image.Image:
+def open_checked(path: str | Path, kind: str) -> tuple[Image.Image, int]:
+    """``path`` decoded in display orientation (EXIF applied) and its EXIF orientation tag;
+    a missing or corrupt file raises :class:`DataError` naming it (``kind``: Image / Mask)."""
+    path = Path(path)
     try:
-        img = Image.open(path)
-        img.load()  # decode now so truncated files fail here, naming the file
+        return open_oriented(path)
     except FileNotFoundError:
         raise DataError(f"{kind} file {str(path)!r} not found (listed but missing).") from None
     except Exception as exc:  # PIL raises OSError / SyntaxError / ValueError on bad files
@@ -67,21 +72,23 @@ def _open(path: Path, kind: str) -> Image.Image:
             "The file is truncated or corrupt: re-extract or re-download it, or remove it "
             "from the dataset (`ffseg check-data` lists every bad file)."
         ) from exc
-    return img
+
+
+def image_tensor(img: Image.Image) -> tv_tensors.Image:
+    """A decoded image as a ``tv_tensors.Image`` uint8 ``[3, H, W]`` (RGB, 8 bits)."""
+    arr = np.asarray(to_rgb8(img))
+    return tv_tensors.Image(torch.from_numpy(arr.copy()).permute(2, 0, 1))
 
 
 def read_image(path: str | Path) -> tv_tensors.Image:
-    """Decode an image file to a ``tv_tensors.Image`` uint8 ``[3, H, W]`` (RGB)."""
-    img = _open(Path(path), "Image")
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    arr = np.asarray(img)
-    return tv_tensors.Image(torch.from_numpy(arr.copy()).permute(2, 0, 1))
+    """Decode an image file to a ``tv_tensors.Image`` uint8 ``[3, H, W]`` (RGB) in display
+    orientation, high bit depths scaled (see :mod:`ffseg.data.decode`)."""
+    return image_tensor(open_checked(path, "Image")[0])
 
 
 def read_mask(path: str | Path) -> np.ndarray:
     """Decode a label file to a 2-D integer array of raw values (palette indices for 'P' PNGs)."""
-    img = _open(Path(path), "Mask")
+    img = open_checked(path, "Mask")[0]
     if img.mode in ("RGB", "RGBA"):
         raise DataError(
             f"Mask file {str(path)!r} is a colour ({img.mode}) image, but masks must hold one "

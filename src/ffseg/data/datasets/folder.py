@@ -19,6 +19,7 @@ from ffseg.data.datasets.base import (
     lut_from_mapping,
     require_dir,
 )
+from ffseg.data.decode import IMAGE_SUFFIXES
 
 __all__ = [
     "DATASET_YAML",
@@ -99,8 +100,9 @@ def read_list_file(
 class FolderDataset(FileSegDataset):
     """Images in ``img_dir`` paired with masks in ``ann_dir`` by file name.
 
-    ``image.<img_suffix>`` pairs with ``ann_dir/<same relative stem><ann_suffix>`` (sub-folders
-    allowed). Alternatively ``list_file`` lists ``image mask`` lines, relative to ``img_dir``
+    ``image<img_suffix>`` pairs with ``ann_dir/<same relative stem><ann_suffix>`` (sub-folders
+    allowed; suffixes match in any case; ``img_suffix=None`` takes every format of
+    :data:`~ffseg.data.decode.IMAGE_SUFFIXES`). Alternatively ``list_file`` lists ``image mask`` lines, relative to ``img_dir``
     (or absolute). Masks hold class indices (``255`` = ignore); ``reduce_zero_label``
     maps 0 -> 255 and v -> v - 1 (ADE20K-style), ``label_map`` maps raw values explicitly
     (``{raw: class or 255}``, unlisted raw values are errors).
@@ -115,7 +117,7 @@ class FolderDataset(FileSegDataset):
         self,
         img_dir: str | Path,
         ann_dir: str | Path | None = None,
-        img_suffix: str = ".jpg",
+        img_suffix: str | None = None,
         ann_suffix: str = ".png",
         list_file: str | Path | None = None,
         classes: Sequence[str] = (),
@@ -151,30 +153,25 @@ class FolderDataset(FileSegDataset):
 
     @staticmethod
     def _pair(
-        img_dir: Path, ann_dir: Path, img_suffix: str, ann_suffix: str
+        img_dir: Path, ann_dir: Path, img_suffix: str | None, ann_suffix: str
     ) -> list[tuple[Path, Path | None]]:
-        images = sorted(p for p in img_dir.rglob(f"*{img_suffix}") if p.is_file())
+        masks = _by_stem(ann_dir, (ann_suffix,), "mask")
+        shown = img_suffix or "/".join(IMAGE_SUFFIXES)
+        suffixes = (img_suffix,) if img_suffix else IMAGE_SUFFIXES
+        images = _by_stem(img_dir, suffixes, "image", skip=set(masks.values()))
         if not images:
             raise DataError(
-                f"No '*{img_suffix}' images under {str(img_dir)!r} (empty split). "
-                "Check img_suffix (e.g. '.png') and the folder."
+                f"No {shown} images under {str(img_dir)!r} (empty split). Check the folder, "
+                "or img_suffix / --img-suffix (suffixes match in any case)."
             )
-        samples: list[tuple[Path, Path | None]] = []
-        missing = []
-        for image in images:
-            rel = image.relative_to(img_dir)
-            stem = rel.as_posix()[: -len(img_suffix)]
-            mask = ann_dir / f"{stem}{ann_suffix}"
-            if not mask.is_file():
-                missing.append(str(mask))
-            samples.append((image, mask))
+        missing = [str(ann_dir / f"{stem}{ann_suffix}") for stem in images if stem not in masks]
         if missing:
             raise DataError(
                 f"{len(missing)} of {len(images)} images have no mask, e.g. {missing[0]!r}. "
-                f"Masks must be named <image name without {img_suffix!r}>{ann_suffix} in "
-                f"{str(ann_dir)!r}; fix ann_suffix or add the masks."
+                f"Masks must be named <image name without its suffix>{ann_suffix} in "
+                f"{str(ann_dir)!r}; fix ann_suffix / --ann-suffix or add the masks."
             )
-        return samples
+        return [(images[stem], masks[stem]) for stem in sorted(images)]
 
     def _build_lut(
         self, reduce_zero_label: bool, label_map: Mapping[int, int] | None
@@ -194,3 +191,26 @@ class FolderDataset(FileSegDataset):
             mapping.update({v + 1: v for v in range(n)})
             return lut_from_mapping(mapping)
         return identity_lut(n)
+
+
+def _by_stem(
+    folder: Path, suffixes: Sequence[str], what: str, skip: set[Path] | None = None
+) -> dict[str, Path]:
+    """``{relative path without suffix: file}`` of the files under ``folder`` (but ``skip``)
+    whose names end with one of ``suffixes`` in any case; two files of one stem are refused."""
+    ends = tuple(s.lower() for s in suffixes)
+    found: dict[str, Path] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        end = next((e for e in ends if rel.lower().endswith(e)), None)
+        if end is None or (skip and path in skip) or not path.is_file():
+            continue
+        stem = rel[: len(rel) - len(end)]
+        if stem in found:
+            raise DataError(
+                f"two {what} files share the name {stem!r} in {str(folder)!r}: "
+                f"{found[stem].name!r} and {path.name!r}; each {what} pairs by name, so "
+                "rename or remove one of them."
+            )
+        found[stem] = path
+    return found

@@ -27,5 +27,8 @@ def test_collects_all_problems_of_a_file_dataset(tmp_path: Path) -> None:
     (root / "trainannot/1.png").unlink()
     report = check_dataset(CamVid(root, "train"), "c")
     assert not report.ok and len(report.problems) == 2
-    assert "value(s) [99]" in report.problems[0] and "not found" in report.problems[1]
+    assert (
+        "value(s) 99 that map to no class" in report.problems[0]
+        and "not found" in report.problems[1]
+    )
     assert report.ignore_pixels >= 64 and "2 problem(s)" in report.format()

@@ -13,6 +13,7 @@ from ffseg.data.datasets.base import (
     DataError,
     FileSegDataset,
     SegDataset,
+    invalid_values_message,
     open_checked,
     read_mask,
 )
@@ -157,10 +158,8 @@ class _Scan(Dataset):
         mapped[inside] = lut[raw[inside]]
         bad = np.unique(raw[mapped == INVALID])
         if len(bad):
-            out["problems"].append(
-                f"mask {str(mask_path)!r}: value(s) {bad[:10].tolist()} are neither a class nor "
-                f"ignored ({int((mapped == INVALID).sum())} pixels)"
-            )
+            message = invalid_values_message(mask_path, bad, lut, getattr(ds, "label_hint", ""))
+            out["problems"].append(f"{message} ({int((mapped == INVALID).sum())} pixels)")
         ok = (mapped >= 0) & (mapped < n)
         out["hist"][:n] = np.bincount(mapped[ok], minlength=n)
         out["hist"][n] = int((mapped == ds.ignore_index).sum())

@@ -30,6 +30,7 @@ __all__ = [
     "generate_palette",
     "identity_lut",
     "image_tensor",
+    "invalid_values_message",
     "lut_from_mapping",
     "open_checked",
     "read_image",
@@ -39,6 +40,8 @@ __all__ = [
 
 IGNORE_INDEX = 255
 INVALID = -1  # LUT entry of a raw value that is neither a class nor ignored
+#: Image formats whose compression changes pixel values (refused as masks).
+LOSSY_FORMATS = ("JPEG", "MPO", "JPEG2000")
 
 Transform = Callable[[Any, Any], tuple[Any, Any]]
 
@@ -87,17 +90,41 @@ def read_image(path: str | Path) -> tv_tensors.Image:
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """Decode a label file to a 2-D integer array of raw values (palette indices for 'P' PNGs)."""
+    """Decode a label file to a 2-D integer array of raw values (palette indices for 'P' PNGs).
+
+    Refuses, naming the file, a value and the fix: colour images, lossy (JPEG) files, and
+    floating-point or negative values (masks hold class indices).
+    """
     img = open_checked(path, "Mask")[0]
+    name = str(path)
     if img.mode in ("RGB", "RGBA"):
         raise DataError(
-            f"Mask file {str(path)!r} is a colour ({img.mode}) image, but masks must hold one "
+            f"Mask file {name!r} is a colour ({img.mode}) image, but masks must hold one "
             "class index per pixel (8-bit grey or palette PNG). Convert colour-coded masks to "
-            "index masks first (map each colour to its class index)."
+            "index masks first: ffseg convert-masks --src DIR --out DIR2 --palette dataset.yaml"
+        )
+    if img.format in LOSSY_FORMATS:
+        raise DataError(
+            f"Mask file {name!r} is a {img.format} (lossy) image: its compression changes "
+            "label values along every edge. Save masks as PNG (lossless) from the labelling "
+            "tool; converting this JPEG would keep the noise."
         )
     arr = np.asarray(img)
     if arr.ndim != 2:
-        raise DataError(f"Mask file {str(path)!r} has shape {arr.shape}; expected H x W.")
+        raise DataError(f"Mask file {name!r} has shape {arr.shape}; expected H x W.")
+    if np.issubdtype(arr.dtype, np.floating):
+        odd = arr[arr != np.round(arr)]
+        shown = f"e.g. {float(odd.flat[0]):g}" if odd.size else "whole numbers stored as floats"
+        raise DataError(
+            f"Mask file {name!r} holds floating-point values ({shown}); masks hold integer "
+            "class indices: save it as an 8-bit (or 16-bit) integer PNG."
+        )
+    if arr.size and np.issubdtype(arr.dtype, np.signedinteger) and arr.min() < 0:
+        raise DataError(
+            f"Mask file {name!r} holds the negative value {int(arr.min())}; masks hold class "
+            f"indices 0..N-1 and {IGNORE_INDEX} for ignored pixels: save it with those values "
+            "as an 8-bit (or 16-bit) PNG."
+        )
     return arr
 
 
@@ -111,8 +138,13 @@ def identity_lut(num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarr
     return lut
 
 
-def lut_from_mapping(mapping: Mapping[int, int], size: int = 256) -> np.ndarray:
-    """LUT from ``{raw value: class index or 255}``; unlisted values are invalid."""
+def lut_from_mapping(mapping: Mapping[int, int], size: int | None = None) -> np.ndarray:
+    """LUT from ``{raw value: class index or 255}``; unlisted values are invalid.
+
+    ``size``: raw values the LUT covers (default: 256, more when a key is larger).
+    """
+    if size is None:
+        size = max([256, *(int(k) + 1 for k in mapping)])
     lut = np.full(size, INVALID, dtype=np.int16)
     for raw, target in mapping.items():
         if not 0 <= int(raw) < size:
@@ -131,15 +163,22 @@ def apply_lut(raw: np.ndarray, lut: np.ndarray, path: str | Path, hint: str = ""
         mapped = lut[raw_i]
         bad_vals = np.unique(raw_i[mapped == INVALID]) if (mapped == INVALID).any() else None
     if bad_vals is not None and len(bad_vals):
-        valid = np.flatnonzero(lut != INVALID)
-        shown = ", ".join(str(v) for v in bad_vals[:10]) + (" ..." if len(bad_vals) > 10 else "")
-        raise DataError(
-            f"Mask {str(path)!r} contains value(s) {shown} that map to no class and are not "
-            f"the ignore index (accepted raw values: {_ranges(valid)}). "
-            f"{hint or 'Fix the mask, or pass a label_map / the right num_classes.'}"
-        )
+        raise DataError(invalid_values_message(path, bad_vals, lut, hint))
     assert mapped is not None
     return mapped.astype(np.int64)
+
+
+def invalid_values_message(
+    path: str | Path, bad_vals: np.ndarray, lut: np.ndarray, hint: str = ""
+) -> str:
+    """The one-line refusal of mask values ``bad_vals`` that ``lut`` maps to no class."""
+    valid = np.flatnonzero(lut != INVALID)
+    shown = ", ".join(str(v) for v in bad_vals[:10]) + (" ..." if len(bad_vals) > 10 else "")
+    return (
+        f"Mask {str(path)!r} contains value(s) {shown} that map to no class and are not "
+        f"the ignore index (accepted raw values: {_ranges(valid)}). "
+        f"{hint or 'Fix the mask, or pass a label_map / the right num_classes.'}"
+    )
 
 
 def _ranges(values: Iterable[int]) -> str:

@@ -19,6 +19,7 @@ from ffseg.data.datasets.base import (
     lut_from_mapping,
     require_dir,
 )
+from ffseg.data.datasets.options import check_folder_options
 from ffseg.data.decode import IMAGE_SUFFIXES
 
 __all__ = [
@@ -62,6 +63,7 @@ def read_dataset_yaml(path: str | Path) -> dict[str, Any]:
             f"dataset YAML {str(path)!r}: unknown key(s) {unknown}; allowed: "
             f"{', '.join(DATASET_YAML_KEYS)}"
         )
+    check_folder_options(spec, f"dataset YAML {str(path)!r}")
     ignore = spec.pop("ignore_index", None)
     if ignore is not None and int(ignore) != IGNORE_INDEX:
         if spec.get("reduce_zero_label"):
@@ -128,6 +130,9 @@ class FolderDataset(FileSegDataset):
     ) -> None:
         if not classes:
             raise DataError("FolderDataset needs classes=[...] (the names of the class indices).")
+        given = dict(classes=classes, palette=palette, label_map=label_map)
+        given.update(img_suffix=img_suffix, ann_suffix=ann_suffix)
+        check_folder_options(given, "folder dataset option")
         self.classes = tuple(classes)
         if palette is not None and len(palette) != len(self.classes):
             raise DataError(

@@ -1,20 +1,39 @@
-"""Colour masks and overlays: the one home of drawing label maps (bottom layer).
+"""Colour masks, overlays and index-mask files: the one home of drawing and writing label
+maps (bottom layer).
 
 Palettes come from :mod:`ffseg.classes`; this module only draws. Images are RGB ``uint8``
 ``(H, W, 3)`` arrays, PIL images, or ``(3, H, W)`` tensors (float tensors in ``[0, 1]``).
+Every index mask ffseg writes goes through :func:`write_index_mask`: values up to 255 as an
+8-bit PNG, larger values (more than 255 classes) as a 16-bit PNG, never wrapped.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ffseg._io import atomic_write
 from ffseg.classes import Palette
 
-__all__ = ["as_rgb_array", "colorize", "legend", "overlay", "panel"]
+__all__ = [
+    "MASK_FORMATS",
+    "as_rgb_array",
+    "colorize",
+    "index_mask_image",
+    "legend",
+    "overlay",
+    "panel",
+    "write_index_mask",
+]
+
+#: How :func:`write_index_mask` stores labels: grey index values, or a palette PNG whose
+#: pixel values are the same indices but which viewers show in the class colours.
+MASK_FORMATS = ("index", "palette")
 
 
 def as_rgb_array(image: np.ndarray | Image.Image | torch.Tensor) -> np.ndarray:
@@ -56,13 +75,33 @@ def overlay(
     mask: np.ndarray | torch.Tensor,
     palette: Palette,
     alpha: float = 0.5,
+    *,
+    classes: Sequence[str] = (),
 ) -> Image.Image:
-    """The image blended with its colour mask (``alpha`` = weight of the mask)."""
+    """The image blended with its colour mask (``alpha`` = weight of the mask).
+
+    With two classes (a binary task) class 0, the background, is left untinted, as are
+    ignored pixels (255). ``classes``: names for a legend of the classes shown, drawn below
+    the image (none without names).
+    """
     base = Image.fromarray(as_rgb_array(image))
-    colours = colorize(mask, palette)
-    if colours.size != base.size:
-        colours = colours.resize(base.size, Image.NEAREST)
-    return Image.blend(base, colours, alpha)
+    labels = _labels(mask)
+    colours = colorize(labels, palette)
+    blend = Image.blend(base, colours.resize(base.size, Image.NEAREST), alpha)
+    untinted = labels >= len(palette)
+    if len(palette) == 2:
+        untinted |= labels == 0
+    if untinted.any():
+        keep = Image.fromarray(untinted.astype(np.uint8) * 255).resize(base.size, Image.NEAREST)
+        blend.paste(base, (0, 0), keep)
+    if not classes:
+        return blend
+    shown = [int(v) for v in np.unique(labels) if v < len(classes)]
+    key = legend(classes, palette, width=max(blend.width, 160), present=shown)
+    full = Image.new("RGB", (max(blend.width, key.width), blend.height + key.height), "white")
+    full.paste(blend, (0, 0))
+    full.paste(key, (0, blend.height))
+    return full
 
 
 def legend(
@@ -130,6 +169,51 @@ def panel(
     full.paste(out, (0, 0))
     full.paste(key, (0, out.height))
     return full
+
+
+def index_mask_image(
+    mask: np.ndarray | torch.Tensor, palette: Palette | None = None
+) -> Image.Image:
+    """A label mask as an image that keeps every value exactly: 8-bit grey (``L``) when all
+    values fit in 0..255, else 16-bit grey (``I;16``, up to 65535); with ``palette``, an 8-bit
+    palette image (``P``) holding the same indices, shown in the class colours."""
+    labels = _labels(mask)
+    if labels.ndim != 2:
+        raise ValueError(f"an index mask is (H, W), got shape {labels.shape}")
+    if np.issubdtype(labels.dtype, np.floating) and not np.array_equal(labels, labels.round()):
+        raise ValueError("an index mask holds whole class indices, got fractional values")
+    low = int(labels.min()) if labels.size else 0
+    high = int(labels.max()) if labels.size else 0
+    if low < 0 or high > 65535:
+        raise ValueError(f"index mask values {low}..{high} do not fit 0..65535")
+    if palette is None:
+        return Image.fromarray(labels.astype(np.uint8 if high <= 255 else np.uint16))
+    if high > 255:
+        raise ValueError(
+            f"a palette mask holds values 0..255, but this one reaches {high} (more than 256 "
+            "classes): write it with mask format 'index' (a 16-bit PNG)"
+        )
+    table = np.zeros((256, 3), np.uint8)
+    table[: min(len(palette), 256)] = np.asarray(palette, np.uint8)[:256]
+    image = Image.frombytes(
+        "P", (labels.shape[1], labels.shape[0]), labels.astype(np.uint8).tobytes()
+    )
+    image.putpalette(table.ravel().tolist())
+    return image
+
+
+def write_index_mask(
+    path: str | os.PathLike[str],
+    mask: np.ndarray | torch.Tensor,
+    palette: Palette | None = None,
+) -> Path:
+    """Write ``mask`` atomically as a lossless PNG (see :func:`index_mask_image`): the one
+    writer of ffseg's index masks. ``palette`` given: a palette PNG (``--mask-format palette``)."""
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"index masks are written as lossless .png files, not {path.name!r}")
+    image = index_mask_image(mask, palette)
+    return atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))
 
 
 def _labels(mask: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -74,7 +74,7 @@ def run_check_data(args: argparse.Namespace) -> int:
                 f"{dataset.num_classes}: train with model.num_classes={dataset.num_classes} "
                 "(a new head), or use weights trained on this class list"
             )
-    print("FAILED: fix the problems above" if failed else "OK")
+    print("FAILED: problems found; fix the problems above" if failed else "OK")
     return 1 if failed else 0
 
 

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ffseg.data.datasets.base import (
     INVALID,
+    ColourMaskError,
     DataError,
     FileSegDataset,
     SegDataset,
@@ -35,35 +36,65 @@ class DataReport:
     problems: list[str] = field(default_factory=list)
     raw_values: set[int] = field(default_factory=set)
     rotated: list[str] = field(default_factory=list)
+    colour_masks: list[str] = field(default_factory=list)
+
+    @property
+    def absent(self) -> list[str]:
+        """The classes with no pixel in any mask."""
+        counts = self.class_pixels.tolist()
+        return [c for c, n in zip(self.classes, counts) if n == 0] if self.num_samples else []
+
+    @property
+    def label_problems(self) -> list[str]:
+        """Classes left without pixels by masks in another encoding (0/255, colours, raw ids)."""
+        if not self.absent:
+            return []
+        absent = f"{len(self.absent)} class(es) have no pixels: {', '.join(self.absent[:10])}"
+        if self.raw_values <= {0, 255} and 255 in self.raw_values:
+            return [
+                f"{absent}: the masks hold only 0 and 255, and 255 is the ignore index; if 255 "
+                "marks the foreground, map it with label_map {0: 0, 255: 1} (--label-map "
+                "0:0,255:1, dataset.yaml, or data.train_kwargs.label_map in a recipe)"
+            ]
+        top = max((v for v in self.raw_values if v != 255), default=0)
+        if top > max(20, 4 * len(self.classes)):
+            return [
+                f"{absent}: mask values go up to {top} for {len(self.classes)} classes, like "
+                "colour-coded or raw-id masks: convert colour masks with ffseg convert-masks, "
+                "or map raw ids with a label_map {raw: class}"
+            ]
+        return []
+
+    @property
+    def colour_problem(self) -> list[str]:
+        """One line for all colour (RGB) masks: how many, an example, and the fix."""
+        if not self.colour_masks:
+            return []
+        return [
+            f"{len(self.colour_masks)} of {self.num_samples} masks are colour (RGB) images, "
+            f"e.g. {self.colour_masks[0]!r}, but masks hold one class index per pixel: convert "
+            "them with ffseg convert-masks --src <colour mask folder> --out <new folder> "
+            "--palette <dataset.yaml | cityscapes | camvid>"
+        ]
+
+    @property
+    def all_problems(self) -> list[str]:
+        """Every problem: wrong label encodings, colour masks, then each bad file."""
+        return self.label_problems + self.colour_problem + self.problems
 
     @property
     def warnings(self) -> list[str]:
         """Findings that do not stop training but usually mean wrong labels."""
-        out = []
-        absent = [c for c, count in zip(self.classes, self.class_pixels.tolist()) if count == 0]
-        if self.num_samples and absent:
-            out.append(
-                f"{len(absent)} class(es) have no pixels: {', '.join(absent[:10])}; a model "
-                "cannot learn them (check the masks' values, label_map and classes)"
-            )
-        if absent and self.raw_values <= {0, 255} and 255 in self.raw_values:
-            out.append(
-                "masks hold only the values 0 and 255: 255 is the ignore index, so it is not "
-                "learnt; if 255 marks the foreground, map it with label_map {0: 0, 255: 1} "
-                "(--label-map 0:0,255:1, or data.train_kwargs.label_map in a recipe)"
-            )
-        top = max((v for v in self.raw_values if v != 255), default=0)
-        if absent and top > max(20, 4 * len(self.classes)):
-            out.append(
-                f"mask values go up to {top} for "
-                f"{len(self.classes)} classes: masks that look like colours or raw ids need a "
-                "label_map {raw: class} (ffseg check-data does not convert them)"
-            )
-        return out
+        if not self.absent or self.label_problems:
+            return []
+        return [
+            f"{len(self.absent)} class(es) have no pixels: {', '.join(self.absent[:10])}; a "
+            "model cannot learn them (check the masks' values, label_map and classes)"
+        ]
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.all_problems
 
     def format(self) -> str:
         """A human-readable summary: sizes, class histogram, problems."""
@@ -83,9 +114,9 @@ class DataReport:
                 f"rotated, as image viewers show them, e.g. {self.rotated[0]}"
             )
         lines += [f"  WARNING: {w}" for w in self.warnings]
-        if self.problems:
-            lines.append(f"  {len(self.problems)} problem(s):")
-            lines += [f"    - {p}" for p in self.problems]
+        if self.all_problems:
+            lines.append(f"  {len(self.all_problems)} problem(s):")
+            lines += [f"    - {p}" for p in self.all_problems]
         else:
             lines.append("  no problems found")
         return "\n".join(lines)
@@ -133,6 +164,9 @@ class _Scan(Dataset):
             return out
         try:
             raw = read_mask(mask_path)
+        except ColourMaskError:
+            out["colour"] = str(mask_path)
+            return out
         except DataError as exc:
             out["problems"].append(str(exc))
             return out
@@ -152,10 +186,10 @@ class _Scan(Dataset):
             )
         lut = ds.mask_lut(i)
         raw = raw.astype(np.int64).ravel()
-        out["raw_values"] = np.unique(raw).tolist()
         inside = raw < len(lut)
         mapped = np.full(raw.shape, INVALID, np.int64)
         mapped[inside] = lut[raw[inside]]
+        out["raw_values"] = np.unique(raw[mapped != INVALID]).tolist()  # the accepted ones
         bad = np.unique(raw[mapped == INVALID])
         if len(bad):
             message = invalid_values_message(mask_path, bad, lut, getattr(ds, "label_hint", ""))
@@ -195,6 +229,8 @@ def check_dataset(
             report.raw_values.update(item.get("raw_values", ()))
             if "rotated" in item:
                 report.rotated.append(item["rotated"])
+            if "colour" in item:
+                report.colour_masks.append(item["colour"])
             if item["size"] is not None:
                 key = (int(item["size"][0]), int(item["size"][1]))
                 report.image_sizes[key] = report.image_sizes.get(key, 0) + 1

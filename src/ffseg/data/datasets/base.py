@@ -23,6 +23,7 @@ from ffseg.data.decode import open_oriented, to_rgb8
 
 __all__ = [
     "IGNORE_INDEX",
+    "ColourMaskError",
     "DataError",
     "FileSegDataset",
     "SegDataset",
@@ -48,6 +49,10 @@ Transform = Callable[[Any, Any], tuple[Any, Any]]
 
 class DataError(ValueError):
     """A dataset file or folder is missing, unreadable, or holds values that do not fit."""
+
+
+class ColourMaskError(DataError):
+    """A mask file is a colour (RGB) image instead of class indices."""
 
 
 def require_dir(path: str | Path, what: str, hint: str = "") -> Path:
@@ -98,7 +103,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     img = open_checked(path, "Mask")[0]
     name = str(path)
     if img.mode in ("RGB", "RGBA"):
-        raise DataError(
+        raise ColourMaskError(
             f"Mask file {name!r} is a colour ({img.mode}) image, but masks must hold one "
             "class index per pixel (8-bit grey or palette PNG). Convert colour-coded masks to "
             "index masks first: ffseg convert-masks --src DIR --out DIR2 --palette dataset.yaml"

@@ -12,6 +12,7 @@ from PIL import Image
 
 from ffseg.data import Cityscapes, trainid_to_labelid
 from ffseg.inference.images import save_image
+from ffseg.viz import write_index_mask
 
 __all__ = ["PredictionWriter"]
 
@@ -34,10 +35,12 @@ class PredictionWriter:
         self.label_ids = isinstance(dataset, Cityscapes)
 
     def __call__(self, pred: torch.Tensor, batch_index: int) -> None:
-        for j, p in enumerate(pred.cpu().numpy().astype(np.uint8)):
+        for j, p in enumerate(pred.cpu().numpy()):
             name = self.dataset.sample_name(self.indices[batch_index * self.batch_size + j])
-            save_image(Image.fromarray(self.palette[p]), self.out / "color" / f"{name}.png")
-            save_image(Image.fromarray(p), self.out / "trainIds" / f"{name}.png")
+            save_image(
+                Image.fromarray(self.palette[p.clip(0, 255)]), self.out / "color" / f"{name}.png"
+            )
+            write_index_mask(self.out / "trainIds" / f"{name}.png", p)
             if self.label_ids:
-                ids = Image.fromarray(trainid_to_labelid(p))
+                ids = Image.fromarray(trainid_to_labelid(p.astype(np.uint8)))
                 save_image(ids, self.out / "labelIds" / f"{name}.png")

@@ -26,7 +26,7 @@ from ffseg.deploy.ort import OnnxModel
 from ffseg.engine.evaluate import InferenceSpec, predict_scores
 from ffseg.inference.images import ImageInput, load_image, save_image
 from ffseg.layers import resize_to
-from ffseg.viz import colorize, overlay
+from ffseg.viz import colorize, index_mask_image, overlay
 
 __all__ = ["SegResult", "Segmenter"]
 
@@ -52,7 +52,7 @@ class SegResult:
     def save(self, path: str | os.PathLike[str], kind: str = "mask") -> Path:
         """Write ``"mask"`` (label PNG), ``"color"`` or ``"overlay"`` atomically."""
         images = {
-            "mask": lambda: Image.fromarray(self.mask.numpy().astype(np.uint8), mode="L"),
+            "mask": lambda: index_mask_image(self.mask),  # 16-bit above 255 classes
             "color": self.colorize,
             "overlay": self.overlay,
         }

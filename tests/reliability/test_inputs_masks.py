@@ -71,6 +71,10 @@ BAD_YAML = {
         "classes: [a, b]\npalette: [[0, 0, 0], [300, 0, 0]]",
         ("palette", "[300, 0, 0]", "0..255"),
     ),
+    "palette count": (
+        "classes: [a, b]\npalette: [[0, 0, 0]]",
+        ("palette", "[[0, 0, 0]]", "1 colour(s) for 2 classes"),
+    ),
     "palette string": ("classes: [a, b]\npalette: red", ("palette", "'red'", "[r, g, b]")),
     "label_map list": ("classes: [a, b]\nlabel_map: [0, 1]", ("label_map", "[0, 1]", "{0: 0")),
     "label_map target": ("classes: [a, b]\nlabel_map: {0: x}", ("label_map", "'x'", "255")),

@@ -136,7 +136,8 @@ class FolderDataset(FileSegDataset):
         self.classes = tuple(classes)
         if palette is not None and len(palette) != len(self.classes):
             raise DataError(
-                f"palette has {len(palette)} colours but there are {len(self.classes)} classes."
+                f"palette has {len(palette)} colours but there are {len(self.classes)} classes "
+                f"{list(self.classes)}; give one [r, g, b] per class, in class order"
             )
         self.palette = (
             tuple(tuple(int(c) for c in rgb) for rgb in palette)  # type: ignore[misc]
@@ -188,7 +189,8 @@ class FolderDataset(FileSegDataset):
             bad = {k: v for k, v in label_map.items() if not (0 <= v < n or v == IGNORE_INDEX)}
             if bad:
                 raise DataError(
-                    f"label_map targets {bad} are neither class indices 0..{n - 1} nor 255."
+                    f"label_map targets {bad} are neither class indices 0..{n - 1} nor 255; "
+                    f"map each raw value to a class index 0..{n - 1} or to 255 (ignore)"
                 )
             return lut_from_mapping(label_map)
         if reduce_zero_label:

@@ -112,3 +112,8 @@ def check_folder_options(options: Mapping[str, Any], source: str) -> None:
             _check_flag(source, key, value)
         elif key in ("img_suffix", "ann_suffix"):
             _check_suffix(source, key, value)
+    classes, palette = options.get("classes"), options.get("palette")
+    if classes is not None and palette is not None and len(palette) != len(classes):
+        raise _refuse(
+            source, "palette", palette, f"has {len(palette)} colour(s) for {len(classes)} classes"
+        )

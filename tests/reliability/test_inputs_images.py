@@ -42,6 +42,7 @@ def test_every_reader_applies_the_exif_rotation(tmp_path: Path, suffix: str) -> 
     assert tree_hashes(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_segmenter_predicts_a_mask_of_the_displayed_size(tmp_path: Path) -> None:
     stored = np.zeros((64, 96, 3), np.uint8)  # the model's minimum input is 64x64
     path = save_rotated(tmp_path / "portrait.jpg", stored, orientation=8)
@@ -136,3 +137,15 @@ def test_folder_refuses_two_images_of_one_name(tmp_path: Path, capsys) -> None:
 def test_mask_reader_applies_exif_too(tmp_path: Path) -> None:
     path = save_rotated(tmp_path / "m.png", np.zeros((H, W), np.uint8), orientation=6)
     assert read_mask(path).shape == (W, H)
+
+
+@pytest.mark.slow
+def test_predict_writes_masks_in_display_orientation(tmp_path: Path, ckpt11: Path) -> None:
+    source = tmp_path / "photos"
+    save_rotated(source / "portrait.jpg", np.zeros((64, 96, 3), np.uint8), orientation=6)
+    before = tree_hashes(source)
+    argv = ["predict", "--model", MODEL, "--weights", str(ckpt11), "--source", str(source)]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "portrait.png") as mask:
+        assert mask.size == (64, 96)  # (W, H) as displayed
+    assert tree_hashes(source) == before

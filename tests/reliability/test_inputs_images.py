@@ -149,3 +149,11 @@ def test_predict_writes_masks_in_display_orientation(tmp_path: Path, ckpt11: Pat
     with Image.open(tmp_path / "out" / "portrait.png") as mask:
         assert mask.size == (64, 96)  # (W, H) as displayed
     assert tree_hashes(source) == before
+
+
+def test_folder_skips_hidden_resource_forks(tmp_path: Path) -> None:
+    root = make_folder(tmp_path, {"a": np.zeros((H, W), np.uint8)}, image_suffix=".jpg")
+    (root / "images" / "train" / "._a.jpg").write_bytes(b"\x00\x05\x16\x07 macOS fork")
+    before = tree_hashes(root)
+    assert [p.name for p, _ in build_dataset("folder", root, "train").samples] == ["a.jpg"]
+    assert tree_hashes(root) == before

@@ -210,7 +210,8 @@ def _by_stem(
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         end = next((e for e in ends if rel.lower().endswith(e)), None)
-        if end is None or (skip and path in skip) or not path.is_file():
+        hidden = path.name.startswith(".")  # e.g. macOS ._name.jpg resource forks
+        if end is None or hidden or (skip and path in skip) or not path.is_file():
             continue
         stem = rel[: len(rel) - len(end)]
         if stem in found:

@@ -182,7 +182,8 @@ class _Scan(Dataset):
         elif size is not None and raw.shape != size:
             out["problems"].append(
                 f"size mismatch: mask {str(mask_path)!r} is {raw.shape[0]}x{raw.shape[1]}, image "
-                f"{str(img_path)!r} is {out['size'][0]}x{out['size'][1]}"
+                f"{str(img_path)!r} is {size[0]}x{size[1]}: check the pairing (list file / "
+                "suffixes) or resize the mask with nearest interpolation"
             )
         lut = ds.mask_lut(i)
         raw = raw.astype(np.int64).ravel()
@@ -209,8 +210,10 @@ def check_dataset(
 ) -> DataReport:
     """Read every image and mask of ``dataset`` and collect all problems (never raises on data).
 
-    Checks: unreadable / truncated / missing files, colour masks, image-mask size mismatches
-    and mask values that are neither a class nor the ignore index. Also counts pixels per class.
+    Checks: unreadable / truncated / missing files, colour (one finding for the set), JPEG,
+    float and negative masks, image-mask size mismatches (naming an EXIF rotation behind one),
+    mask values that are neither a class nor the ignore index, and classes left without pixels
+    by 0/255 or colour-like masks. Also counts pixels per class and EXIF-rotated images.
     """
     n = dataset.num_classes
     report = DataReport(name or type(dataset).__name__, tuple(dataset.classes))

@@ -136,7 +136,10 @@ def read_mask(path: str | Path) -> np.ndarray:
 def identity_lut(num_classes: int, ignore_index: int = IGNORE_INDEX) -> np.ndarray:
     """LUT keeping values ``0..num_classes-1`` and ``ignore_index``; anything else is invalid."""
     if not 0 < num_classes <= 255:
-        raise ValueError(f"num_classes must be in 1..255 for 8-bit masks, got {num_classes}")
+        raise DataError(
+            f"{num_classes} classes: a dataset holds 1..255 classes, since mask value "
+            f"{IGNORE_INDEX} means ignore; merge classes, or map raw values with a label_map"
+        )
     lut = np.full(256, INVALID, dtype=np.int16)
     lut[:num_classes] = np.arange(num_classes)
     lut[ignore_index] = ignore_index

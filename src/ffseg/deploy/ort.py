@@ -3,7 +3,6 @@ exported file (with its JSON sidecar) that evaluation and ``Segmenter`` call lik
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ffseg.deploy.sidecar import read_sidecar
 from ffseg.layers import resize_to
 from ffseg.models import PretrainedCfg
 
@@ -79,19 +79,6 @@ def ort_session(
         raise RuntimeError(
             f"ONNX Runtime cannot load {path}: {exc}. Re-export it with `ffseg export`."
         ) from exc
-
-
-def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON sidecar written next to an exported artifact (``model.onnx`` -> ``model.json``)."""
-    sidecar = Path(path).with_suffix(".json")
-    if not sidecar.is_file():
-        raise FileNotFoundError(
-            f"sidecar {sidecar} not found next to {path}; re-export with `ffseg export`"
-        )
-    try:
-        return json.loads(sidecar.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"sidecar {sidecar} is not valid JSON: {exc}; re-export it") from exc
 
 
 def _cfg_from_sidecar(meta: dict[str, Any], path: Path) -> PretrainedCfg:

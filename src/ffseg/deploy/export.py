@@ -1,8 +1,9 @@
-"""Export to ONNX (verified in ONNX Runtime), TorchScript and ``torch.export``, plus a sidecar.
+"""Export to ONNX (verified in ONNX Runtime), OpenVINO IR, TorchScript and ``torch.export``.
 
 One verified-export function, :func:`export_model`, picks the format from the file suffix; each
-format lives in its own module (``export_onnx``, ``export_torchscript``, ``export_program``),
-the wrapper and the verification they share in ``export_common`` and the sidecar in ``sidecar``.
+format lives in its own module (``export_onnx``, ``openvino``, ``export_torchscript``,
+``export_program``), the wrapper and the verification they share in ``export_common`` and the
+sidecar in ``sidecar``.
 Every export folds batch norms first, wraps the model so the artifact returns ``logits``,
 ``probs`` or ``argmax`` (optionally resized to the input size), writes under a temporary name,
 checks the artifact against PyTorch and only then renames it into place.
@@ -53,6 +54,12 @@ EXPORT_FORMATS = {
     ".ts": "torchscript",
     ".pt": "torchscript",
     ".pt2": "torch.export",
+    ".xml": "openvino",
+}
+#: Options of :func:`export_model` each format takes besides ``output``/``resize_to_input``/``rtol``.
+_FORMAT_OPTIONS = {
+    "onnx": ("batch", "dynamic", "opset", "dynamo", "verify_images", "min_agreement", "sidecar"),
+    "openvino": ("batch", "dynamic", "verify_images", "min_agreement", "sidecar"),
 }
 
 
@@ -65,11 +72,15 @@ def export_model(
     output: str = "logits",
     resize_to_input: bool = False,
     rtol: float = 1e-4,
-    **onnx_options: Any,
+    **options: Any,
 ) -> ExportReport:
     """Export to the format ``format`` names (default: from the suffix, see
-    :data:`EXPORT_FORMATS`); ``onnx_options`` (``batch``, ``dynamic``, ``opset``, ``dynamo``,
-    ``verify_images``) go to :func:`export_onnx` and are ignored by the other formats."""
+    :data:`EXPORT_FORMATS`), verified, with a JSON sidecar next to the artifact.
+
+    ``options`` (``batch``, ``dynamic``, ``opset``, ``dynamo``, ``verify_images``) go to
+    :func:`export_onnx` / :func:`~ffseg.deploy.openvino.export_openvino` (those each takes) and
+    are ignored by the torch formats.
+    """
     fmt = format or EXPORT_FORMATS.get(Path(path).suffix.lower())
     if fmt not in FORMAT_LABELS:
         raise ValueError(
@@ -77,7 +88,16 @@ def export_model(
             f"{', '.join(EXPORT_FORMATS)} or format= one of {sorted(FORMAT_LABELS)}"
         )
     common = dict(output=output, resize_to_input=resize_to_input, rtol=rtol)
-    if fmt == "onnx":
-        return export_onnx(model, path, input_size, **common, **onnx_options)
+    if fmt in _FORMAT_OPTIONS:
+        taken = {k: v for k, v in options.items() if k in _FORMAT_OPTIONS[fmt]}
+        if fmt == "onnx":
+            return export_onnx(model, path, input_size, **common, **taken)
+        from ffseg.deploy.openvino import export_openvino
+
+        return export_openvino(model, path, input_size, **common, **taken)
     exporter = export_torchscript if fmt == "torchscript" else export_program
-    return exporter(model, path, input_size, **common)
+    report = exporter(model, path, input_size, **common)
+    size = (report.input_size[0], report.input_size[1])
+    extra = dict(output=output, resize_to_input=resize_to_input)
+    report.sidecar = str(write_sidecar(model, path, size, verification=report, **extra))
+    return report

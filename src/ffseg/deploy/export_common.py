@@ -45,7 +45,12 @@ DEFAULT_MIN_AGREEMENT = 0.999
 #: Random verification inputs drawn at most for a model with argmax switches (see ``ties``).
 MAX_REDRAWS = 8
 #: Display name of each export format.
-FORMAT_LABELS = {"onnx": "ONNX", "torchscript": "TorchScript", "torch.export": "torch.export"}
+FORMAT_LABELS = {
+    "onnx": "ONNX",
+    "torchscript": "TorchScript",
+    "torch.export": "torch.export",
+    "openvino": "OpenVINO",
+}
 
 
 class ExportVerificationError(RuntimeError):
@@ -196,9 +201,14 @@ def export_verified(
     output: str,
     rtol: float,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
+    before_replace: Callable[[], None] | None = None,
 ) -> ExportReport:
     """Save with ``save(tmp)``, run ``load(tmp)`` on every input against ``wrapper``, and move
-    the file into place only when all agree (a file that failed never looks complete)."""
+    the file into place only when all agree (a file that failed never looks complete).
+
+    ``before_replace()`` runs once all agree, just before the rename: a format whose artifact
+    has a companion file (OpenVINO's ``.bin``) puts it in place there.
+    """
     checks: list[tuple[np.ndarray, np.ndarray]] = []
     worst: list[float] = []
 
@@ -209,6 +219,8 @@ def export_verified(
             for x in inputs:
                 checks.append((wrapper(x).numpy(), run(x)))
         worst.extend(_check(FORMAT_LABELS[fmt], path, checks, output, rtol, min_agreement))
+        if before_replace is not None:
+            before_replace()
 
     atomic_write(path, write)
     shapes = [list(reference.shape) for reference, _ in checks]

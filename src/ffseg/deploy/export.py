@@ -58,7 +58,10 @@ EXPORT_FORMATS = {
 }
 #: Options of :func:`export_model` each format takes besides ``output``/``resize_to_input``/``rtol``.
 _FORMAT_OPTIONS = {
-    "onnx": ("batch", "dynamic", "opset", "dynamo", "verify_images", "min_agreement", "sidecar"),
+    "onnx": (
+        *("batch", "dynamic", "opset", "dynamo", "verify_images", "min_agreement", "sidecar"),
+        *("fp16", "simplify"),
+    ),
     "openvino": ("batch", "dynamic", "verify_images", "min_agreement", "sidecar"),
 }
 

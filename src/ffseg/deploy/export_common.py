@@ -37,8 +37,9 @@ __all__ = [
 ]
 
 OUTPUT_KINDS = ("logits", "probs", "argmax")
-#: A dynamic export is also verified at ``(H + offset, max(offset, W - offset))``: a second,
-#: different size proves the graph is not specialised to the example input.
+#: A dynamic export is also verified at ``(H + offset, max(offset, W - offset))`` (batch 1) and
+#: ``(H + 2 offset, W + offset)`` (batch + 1): three sizes and two batch sizes prove the graph
+#: is not specialised to the example input.
 EXTRA_VERIFY_OFFSET = 64
 #: Required share of pixels whose argmax matches PyTorch's.
 DEFAULT_MIN_AGREEMENT = 0.999
@@ -179,9 +180,10 @@ def verify_inputs(
         return x
 
     inputs = [draw(batch, 3, h, w)]
-    if dynamic:
+    if dynamic:  # three sizes and two batch sizes
         off = EXTRA_VERIFY_OFFSET
         inputs.append(draw(1, 3, h + off, max(off, w - off)))
+        inputs.append(draw(batch + 1, 3, h + 2 * off, w + off))
     for img in images or ():
         img = img if img.dim() == 4 else img.unsqueeze(0)
         if not dynamic and tuple(img.shape[-2:]) != (h, w):

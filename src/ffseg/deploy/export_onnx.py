@@ -21,6 +21,7 @@ from ffseg.deploy.export_common import (
     prepare_wrapper,
     verify_inputs,
 )
+from ffseg.deploy.extras import require_extra
 from ffseg.deploy.model_info import (
     has_argmax_switches,
     input_size_of,
@@ -30,12 +31,16 @@ from ffseg.deploy.model_info import (
 from ffseg.deploy.ort import ort_session
 from ffseg.deploy.sidecar import write_sidecar
 
-__all__ = ["EXPORT_DYNAMIC_RANGE", "export_onnx"]
+__all__ = ["EXPORT_DYNAMIC_RANGE", "FP16_MIN_AGREEMENT", "FP16_RTOL", "export_onnx"]
 
 log = logging.getLogger(__name__)
 
 #: Dynamic ONNX exports accept batches up to ``batch`` and heights/widths in ``[min, max]``.
 EXPORT_DYNAMIC_RANGE = {"batch": 64, "min": 32, "max": 8192}
+#: Verification of a float16 export: max abs diff relative to the largest logit, argmax
+#: agreement (float16 rounding flips near-ties).
+FP16_RTOL = 1e-2
+FP16_MIN_AGREEMENT = 0.99
 
 
 def _onnx_runner(path: Path, tmp: str) -> Callable[[torch.Tensor], np.ndarray]:
@@ -68,6 +73,8 @@ def export_onnx(
     rtol: float = 1e-4,
     min_agreement: float = DEFAULT_MIN_AGREEMENT,
     sidecar: bool = True,
+    fp16: bool = False,
+    simplify: bool = False,
 ) -> ExportReport:
     """Export ``model`` to ONNX at ``input_size`` ``(H, W)`` and verify it in ONNX Runtime.
 
@@ -76,13 +83,17 @@ def export_onnx(
         output: ``"logits"``, ``"probs"`` or ``"argmax"`` (int64 labels).
         resize_to_input: resize logits to the input size inside the graph.
         dynamic: dynamic height/width (and batch) within :data:`EXPORT_DYNAMIC_RANGE`; only for
-            models whose ``supports_dynamic_shapes`` is true. Verified at two sizes.
+            models whose ``supports_dynamic_shapes`` is true. Verified at three sizes and two
+            batch sizes.
         opset: ONNX opset (>= 17).
         dynamo: use the ``torch.export``-based exporter (else the TorchScript-based one).
         verify_images: normalised real images ``[3,H,W]``/``[B,3,H,W]`` to verify on, in
             addition to a random input.
         rtol: allowed max abs difference relative to ``max(1, max |reference|)``.
         min_agreement: required argmax agreement.
+        fp16: store weights and compute in float16 (for GPUs) with float32 inputs and outputs;
+            verified on the CPU within :data:`FP16_RTOL` and :data:`FP16_MIN_AGREEMENT`.
+        simplify: run the onnxslim graph simplification (verified like any export).
 
     Raises:
         ExportVerificationError: the exported graph does not reproduce PyTorch (nothing written).
@@ -108,19 +119,52 @@ def export_onnx(
         path,
         wrapper,
         inputs,
-        lambda tmp: _onnx_export(wrapper, example, Path(tmp), opset, dynamic, dynamo),
+        partial(_save, wrapper, example, opset, dynamic, dynamo, simplify, fp16),
         partial(_onnx_runner, path),
         output=output,
-        rtol=rtol,
-        min_agreement=min_agreement,
+        rtol=max(rtol, FP16_RTOL) if fp16 else rtol,
+        min_agreement=min(min_agreement, FP16_MIN_AGREEMENT) if fp16 else min_agreement,
     )
     if sidecar:
         options = dict(output=output, resize_to_input=resize_to_input, dynamic=dynamic)
+        options.update(precision="fp16" if fp16 else "fp32", simplified=simplify)
         written = write_sidecar(model, path, size, verification=report, opset=opset, **options)
         report.sidecar = str(written)
     diff, agree = report.max_abs_diff, report.argmax_agreement
     log.info("wrote %s (max abs diff %.3g, argmax agreement %.4f)", path, diff, agree)
     return report
+
+
+def _save(
+    wrapper: nn.Module,
+    example: torch.Tensor,
+    opset: int,
+    dynamic: bool,
+    dynamo: bool,
+    simplify: bool,
+    fp16: bool,
+    tmp: str,
+) -> None:
+    _onnx_export(wrapper, example, Path(tmp), opset, dynamic, dynamo)
+    if simplify or fp16:
+        _transform(Path(tmp), simplify, fp16)
+
+
+def _transform(path: Path, simplify: bool, fp16: bool) -> None:
+    """Simplify the graph with onnxslim and/or convert it to float16 (float32 inputs/outputs)."""
+    import onnx
+
+    graph = onnx.load(str(path))
+    if simplify:
+        require_extra("export", "onnxslim", purpose="ONNX export with --simplify")
+        import onnxslim
+
+        graph = onnxslim.slim(graph)
+    if fp16:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+
+        graph = convert_float_to_float16(graph, keep_io_types=True)
+    onnx.save(graph, str(path))
 
 
 def _onnx_export(

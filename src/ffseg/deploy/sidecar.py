@@ -26,6 +26,8 @@ def sidecar_dict(
     resize_to_input: bool = False,
     dynamic: bool = False,
     opset: int | None = None,
+    precision: str = "fp32",
+    simplified: bool = False,
 ) -> dict[str, Any]:
     """Everything needed to run an exported model: preprocessing, classes, palette, output."""
     cfg = getattr(model, "pretrained_cfg", None)
@@ -53,6 +55,8 @@ def sidecar_dict(
         "palette": [list(c) for c in palette_for(cfg, num_classes)],
         "dataset": cfg.dataset if cfg else None,
         "opset": opset,
+        "precision": precision,
+        "simplified": simplified,
         "bn_folded": True,
         "versions": {"ffseg": __version__, "torch": torch.__version__},
     }

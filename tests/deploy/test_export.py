@@ -101,7 +101,7 @@ def test_onnx_dynamic_shapes(tmp_path: Path) -> None:
 
 def test_failed_verification_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
     model = ffseg.create_model("ffnet40s_bbb_mobile", num_classes=5, init="kaiming").eval()
-    import ffseg.deploy.export as export_mod
+    import ffseg.deploy.export_common as export_mod
 
     real_check = export_mod.compare_outputs
     monkeypatch.setattr(

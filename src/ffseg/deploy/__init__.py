@@ -1,8 +1,10 @@
 """Measuring and preparing models for deployment.
 
-Submodules: ``flops`` (MACs/params), ``fuse`` (BN folding), ``export`` (ONNX / TorchScript /
-torch.export), ``quantize`` (ONNX Runtime INT8), ``bench`` (latency), ``report`` (result files,
-Pareto plot), ``ort`` (sessions, :class:`OnnxModel`), ``model_info`` (name, input sizes,
+Submodules: ``flops`` (MACs/params), ``fuse`` (BN folding), ``export`` (one verified-export
+function; one module per format: ``export_onnx``, ``export_torchscript``, ``export_program``,
+with the wrapper and verification they share in ``export_common``), ``sidecar`` (the JSON next
+to an artifact), ``quantize`` (ONNX Runtime INT8), ``bench`` (latency), ``report`` (result
+files, Pareto plot), ``ort`` (sessions, :class:`OnnxModel`), ``model_info`` (name, input sizes,
 capabilities), ``runtime`` (timing, thread and denormal settings), ``samples`` (real images).
 """
 

@@ -17,6 +17,7 @@ import statistics
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: raw = plain eager PyTorch without BN folding (the reference); the others fold BN first.
-BACKENDS = ("raw", "eager", "channels_last", "compile", "onnxruntime")
+BACKENDS = ("raw", "eager", "channels_last", "compile", "onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 #: The precisions each backend runs (fp16 also needs CUDA).
 VALID_PRECISIONS = {
@@ -64,6 +65,7 @@ VALID_PRECISIONS = {
     "channels_last": ("fp32", "bf16", "fp16"),
     "compile": ("fp32", "bf16", "fp16"),
     "onnxruntime": ("fp32", "int8"),
+    "openvino": ("fp32", "int8"),
 }
 #: Random calibration batches used for int8 when no real images are given.
 RANDOM_IMAGES = 8
@@ -119,7 +121,7 @@ def machine_info(threads: int | None = None) -> dict[str, Any]:
         "torch": torch.__version__,
         "numpy": np.__version__,
     }
-    for mod in ("onnxruntime", "onnx"):
+    for mod in ("onnxruntime", "onnx", "openvino"):
         with contextlib.suppress(ImportError):
             info[mod] = __import__(mod).__version__
     return info
@@ -259,8 +261,18 @@ Runner = Callable[[torch.Tensor], torch.Tensor]
 def _build_runner(model: nn.Module, backend: str, precision: str, setup: _Setup) -> Runner:
     if backend == "onnxruntime":
         return _onnx_runner(model, precision, setup)
+    if backend == "openvino":
+        from ffseg.deploy.openvino import openvino_runner
+
+        calibration = partial(_calibration, setup)  # only called for int8
+        x, threads, workdir = setup.x, setup.threads, setup.workdir
+        return openvino_runner(
+            model, precision, x, threads=threads, workdir=workdir, calibration=calibration
+        )
     if precision == "int8":
-        raise RuntimeError("int8 runs through ONNX Runtime only (backend onnxruntime)")
+        raise RuntimeError(
+            "int8 runs through ONNX Runtime or OpenVINO (backend onnxruntime/openvino)"
+        )
     device = setup.x.device
     dtype = resolve_precision(precision, device).dtype
     channels_last = backend in ("channels_last", "compile")

@@ -3,19 +3,16 @@ exported file (with its JSON sidecar) that evaluation and ``Segmenter`` call lik
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from ffseg.layers import resize_to
-from ffseg.models import PretrainedCfg
+from ffseg.deploy.exported import ExportedModel
+from ffseg.deploy.sidecar import read_sidecar
 
-__all__ = ["OnnxModel", "ort_session", "read_sidecar"]
+__all__ = ["OnnxModel", "ort_session", "read_sidecar"]  # read_sidecar: re-exported
 
 
 def _ort() -> Any:
@@ -81,61 +78,13 @@ def ort_session(
         ) from exc
 
 
-def read_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON sidecar written next to an exported artifact (``model.onnx`` -> ``model.json``)."""
-    sidecar = Path(path).with_suffix(".json")
-    if not sidecar.is_file():
-        raise FileNotFoundError(
-            f"sidecar {sidecar} not found next to {path}; re-export with `ffseg export`"
-        )
-    try:
-        return json.loads(sidecar.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"sidecar {sidecar} is not valid JSON: {exc}; re-export it") from exc
-
-
-def _cfg_from_sidecar(meta: dict[str, Any], path: Path) -> PretrainedCfg:
-    h, w = meta["input_size"]
-    return PretrainedCfg.from_dict(
-        {
-            **meta,
-            "architecture": meta.get("model") or path.stem,
-            "input_size": (3, h, w),
-            "output_stride": meta.get("output_stride"),
-        }
-    )
-
-
-class OnnxModel:
-    """An exported ONNX file that behaves like a model for evaluation and ``Segmenter``.
-
-    Called with a normalised ``(B, 3, H, W)`` tensor it returns logits-like scores: logits or
-    probabilities as exported, or one-hot scores for an ``argmax`` export. Static exports get
-    their input resized to the exported size. ``pretrained_cfg`` comes from the sidecar.
-    """
+class OnnxModel(ExportedModel):
+    """An exported ONNX file that behaves like a model for evaluation and ``Segmenter``
+    (see :class:`~ffseg.deploy.exported.ExportedModel`), run by ONNX Runtime."""
 
     def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
-        self.path = Path(path)
-        self.meta: dict[str, Any] = read_sidecar(self.path)
-        try:
-            self.pretrained_cfg = _cfg_from_sidecar(self.meta, self.path)
-            self.output: str = self.meta["output"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(
-                f"sidecar of {self.path} lacks or mangles {exc}; re-export with `ffseg export`"
-            ) from exc
-        self.num_classes = self.pretrained_cfg.num_classes
-        self.supports_dynamic_shapes = bool(self.meta.get("dynamic_shapes", False))
+        super().__init__(path)
         self.session = ort_session(self.path, threads=threads)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        size = tuple(self.pretrained_cfg.input_size[1:])
-        if not self.supports_dynamic_shapes and tuple(x.shape[-2:]) != size:
-            x = resize_to(x.float(), size, "bilinear_half")
-        outs = [  # one image per run: static exports have batch 1
-            self.session.run(None, {"input": item[None]})[0] for item in x.float().cpu().numpy()
-        ]
-        y = torch.from_numpy(np.concatenate(outs))
-        if self.output == "argmax":
-            return F.one_hot(y.long(), self.num_classes).permute(0, 3, 1, 2).float()
-        return y
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {"input": x})[0]

@@ -111,18 +111,17 @@ def test_two_images_with_one_stem_are_refused(model, images, tmp_path) -> None:
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-class FailsOnce(Segmenter):
-    """A segmenter that raises before its ``after+1``-th image, the first time only (a job
-    that fails: a bug, a full disk, Ctrl-C)."""
+class FailsAfter(Segmenter):
+    """A segmenter that raises from its ``after+1``-th image on (a job that fails: a bug, a
+    full disk): every later batch fails too, so no queued task writes more."""
 
-    def __init__(self, model: torch.nn.Module, marker: Path, after: int) -> None:
+    def __init__(self, model: torch.nn.Module, after: int) -> None:
         super().__init__(model)
-        self.marker, self.after, self.seen = marker, after, 0
+        self.after, self.seen = after, 0
 
     def predict_batch(self, batch: torch.Tensor, return_probs: bool = False) -> list:
         self.seen += len(batch)
-        if self.seen > self.after and not self.marker.exists():
-            self.marker.touch()
+        if self.seen > self.after:
             raise RuntimeError("the job failed")
         return super().predict_batch(batch, return_probs)
 
@@ -132,17 +131,20 @@ def test_a_failed_job_resumes_and_a_killed_worker_loses_nothing(
     local_ray, model, images, expected, tmp_path
 ) -> None:
     out = tmp_path / "out"
-    failing = FailsOnce(model, tmp_path / "failed", after=3)
-    with pytest.raises(Exception, match="the job failed"):  # one worker: nothing else in flight
-        predict_dataset(failing, images, out, kinds=KINDS, batch_size=2, workers=1)
+    failing = FailsAfter(model, after=3)
+    with pytest.raises(Exception, match="the job failed"):
+        predict_dataset(
+            failing, images, out, kinds=KINDS, batch_size=2, workers=1, images_per_task=4
+        )
     finished = _mtimes(out)
     assert len(finished) == 2 * 2  # the first batch of two images, mask and overlay
     assert not [name for name in finished if name.endswith(".tmp")]  # atomic writes only
     stems = [f"img{i}" for i in range(10)]
     done_before = [s for s in stems if {f"{s}.png", f"{s}_overlay.png"} <= finished.keys()]
 
-    # The re-run finishes the job although one of its workers is killed mid-batch.
-    dies = DiesOnce(model, tmp_path / "killed", after=1)
+    # The re-run finishes the job although a worker is killed mid-task (after 2 of its 5
+    # images): Ray restarts it and retries the task, which skips the 2 written images.
+    dies = DiesOnce(model, tmp_path / "killed", after=2)  # dies after writing 2 images
     result = predict_dataset(dies, images, out, kinds=KINDS, batch_size=2, images_per_task=5)
     assert (tmp_path / "killed").exists()  # a worker did die, and was restarted
     assert result.skipped == len(done_before) and result.written == 10 - len(done_before)

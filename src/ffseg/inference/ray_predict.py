@@ -41,11 +41,19 @@ class DatasetResult:
     skipped: int  #: images whose outputs already existed (not computed again)
     seconds: float  #: wall time of the Ray job (actor start-up included)
     bad: list[tuple[Path, str]] = field(default_factory=list)  #: undecodable images, errors
+    startup_s: float = 0.0  #: until the first batch was done (workers start, load the model)
+    first_batch: int = 0  #: images in that first batch
 
     @property
     def images_per_s(self) -> float:
         """Images segmented per second of wall time."""
         return self.written / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def steady_images_per_s(self) -> float:
+        """Images per second after the first batch (the pool's rate once started)."""
+        busy = self.seconds - self.startup_s
+        return (self.written - self.first_batch) / busy if busy > 0 else self.images_per_s
 
 
 def list_images(source: ImageSource) -> list[Path]:
@@ -166,7 +174,8 @@ def predict_dataset(
     todo = [p for p in images if not _done(out, p, kinds)]
     if not todo:
         return DatasetResult(written=0, skipped=len(images), seconds=0.0)
-    per_task = images_per_task or max(batch_size, min(16, math.ceil(len(todo) / workers)))
+    # Small tasks balance the workers and lose little when one dies; 16 images amortise a task.
+    per_task = images_per_task or max(batch_size, min(16, math.ceil(len(todo) / (4 * workers))))
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -188,12 +197,11 @@ def predict_dataset(
                 threads=max(1, int(cpus_per_worker)),
             ),
         )
-        bad = [
-            (Path(p), err)
-            for batch in results.iter_batches(batch_size=None, batch_format="numpy")
-            for p, err in zip(batch["path"], batch["error"])
-            if err
-        ]
+        bad: list[tuple[Path, str]] = []
+        first: tuple[float, int] | None = None  # when the first batch came back, its size
+        for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
+            first = first or (time.perf_counter() - start, len(batch["path"]))
+            bad += [(Path(p), err) for p, err in zip(batch["path"], batch["error"]) if err]
         seconds = time.perf_counter() - start
     finally:
         if started_here:
@@ -204,4 +212,5 @@ def predict_dataset(
             f"{len(bad)} undecodable image(s): {names} ({bad[0][1]}); the others were written: "
             "re-run with --skip-bad / skip_bad=True to list them and finish"
         )
-    return DatasetResult(len(todo) - len(bad), len(images) - len(todo), seconds, bad)
+    written = len(todo) - len(bad)
+    return DatasetResult(written, len(images) - len(todo), seconds, bad, *(first or (0.0, 0)))

@@ -168,3 +168,17 @@ def test_cli_predict_ray_reports_images_per_second(local_ray, images, tmp_path, 
 
 def test_the_facade_exports_predict_dataset() -> None:
     assert ffseg.predict_dataset is predict_dataset and "predict_dataset" in ffseg.__all__
+
+
+def test_cli_refuses_address_without_ray(images, tmp_path, capsys) -> None:
+    args = ["predict", "--model", "ffnet40s_bbb_mobile", "--source", str(images)]
+    assert main([*args, "--out", str(tmp_path / "out"), "--address", "auto"]) == 2
+    assert "--address is for --ray" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_without_ray_names_the_extra(images, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr("ffseg.deploy.extras._installed", lambda module: module != "ray")
+    args = ["predict", "--ray", "--model", "ffnet40s_bbb_mobile", "--source", str(images)]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 2
+    assert "pip install 'ffseg[ray]'" in capsys.readouterr().err

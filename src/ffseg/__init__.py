@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ffseg.engine.evaluate import InferenceSpec, evaluate
     from ffseg.engine.train import FitResult, fit
     from ffseg.inference import Segmenter, SegResult
+    from ffseg.inference.ray_predict import predict_dataset
     from ffseg.metrics import ConfusionMatrix
     from ffseg.models import (
         AuxOutput,
@@ -45,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "fit": "ffseg.engine.train",
     "Segmenter": "ffseg.inference",
     "SegResult": "ffseg.inference",
+    "predict_dataset": "ffseg.inference.ray_predict",
     "ConfusionMatrix": "ffseg.metrics",
     "AuxOutput": "ffseg.models",
     "PretrainedCfg": "ffseg.models",
@@ -79,6 +81,7 @@ __all__ = [
     "load_config",
     "load_model",
     "load_pretrained",
+    "predict_dataset",
     "prepare_for_inference",
     "save_pretrained",
     "tune",

@@ -21,6 +21,7 @@ from ffseg.cli._args import (
     model_from_args,
     scales_from_args,
 )
+from ffseg.cli.predict_ray import add_ray_args, check_ray_args, run_ray
 from ffseg.deploy.extras import require_extra
 from ffseg.deploy.runtime import torch_threads
 from ffseg.engine.precision import resolve_precision
@@ -73,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_device_args(p)
     add_precision_arg(p)
     add_alias(p, "--bf16", dest="precision", action="store_const", const="bf16")
+    add_ray_args(p)
     p.set_defaults(func=run_predict)
 
 
@@ -114,11 +116,14 @@ def _check_source(args: argparse.Namespace) -> bool:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    check_ray_args(args)
+    kinds = ["mask"] + [k for k in ("color", "overlay") if getattr(args, k)]
+    if args.ray:
+        return run_ray(args, _segmenter, kinds)
     video = _check_source(args)
     skipped: list[tuple[Path, Exception]] = []
     with torch_threads(args.threads):
         segmenter = _segmenter(args)
-        kinds = ["mask"] + [k for k in ("color", "overlay") if getattr(args, k)]
         written, latencies = segment_path(
             segmenter,
             args.source,

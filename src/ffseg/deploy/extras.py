@@ -22,6 +22,7 @@ EXTRA_MODULES: dict[str, str] = {
     "matplotlib": "plot",
     "av": "video",
     "optuna": "tune",
+    "ray": "ray",
     "tensorboard": "log",
     "segmentation_models_pytorch": "smp",
 }

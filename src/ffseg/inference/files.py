@@ -16,7 +16,14 @@ from ffseg.inference.images import load_image
 from ffseg.inference.segmenter import Segmenter, SegResult
 from ffseg.inference.video import segment_video
 
-__all__ = ["IMAGE_SUFFIXES", "MASK_KINDS", "VIDEO_SUFFIXES", "segment_images", "segment_path"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "MASK_KINDS",
+    "VIDEO_SUFFIXES",
+    "output_paths",
+    "segment_images",
+    "segment_path",
+]
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 #: What can be written per image: ``<stem>.png`` label mask, ``<stem>_<kind>.png`` otherwise.
@@ -57,10 +64,14 @@ def _same_size_batches(
         yield batch
 
 
+def output_paths(out: Path, stem: str, kinds: Sequence[str]) -> list[Path]:
+    """The files of image ``stem``, one per kind: ``<stem>.png`` (mask), ``<stem>_<kind>.png``."""
+    return [out / (f"{stem}.png" if kind == "mask" else f"{stem}_{kind}.png") for kind in kinds]
+
+
 def _save(result: SegResult, out: Path, stem: str, kinds: Sequence[str]) -> None:
-    for kind in kinds:
-        name = f"{stem}.png" if kind == "mask" else f"{stem}_{kind}.png"
-        result.save(out / name, kind)
+    for kind, path in zip(kinds, output_paths(out, stem, kinds)):
+        result.save(path, kind)
 
 
 def segment_images(

@@ -8,8 +8,10 @@ verify never looks complete.
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ffseg._io import atomic_write, atomic_write_json
+from ffseg._io import STALE_AFTER_S, TEMP_SUFFIX, atomic_write, atomic_write_json
 from ffseg._version import __version__
 from ffseg.classes import palette_for
 from ffseg.deploy.fuse import prepare_for_inference
@@ -40,15 +42,19 @@ __all__ = [
     "EXPORT_DYNAMIC_RANGE",
     "EXPORT_FORMATS",
     "EXTRA_VERIFY_OFFSET",
+    "MIN_OPSET",
     "OUTPUT_KINDS",
     "ExportReport",
     "ExportVerificationError",
     "SegmentationExportWrapper",
+    "check_opset",
     "compare_outputs",
     "export_model",
     "export_onnx",
     "export_program",
     "export_torchscript",
+    "max_onnx_opset",
+    "remove_stale_temps",
     "sidecar_dict",
     "write_sidecar",
 ]
@@ -56,6 +62,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OUTPUT_KINDS = ("logits", "probs", "argmax")
+#: The oldest ONNX opset ffseg exports (the resize and pooling operators it relies on).
+MIN_OPSET = 17
 #: Dynamic ONNX exports accept batches up to ``batch`` and heights/widths in ``[min, max]``.
 EXPORT_DYNAMIC_RANGE = {"batch": 64, "min": 32, "max": 8192}
 #: A dynamic export is also verified at ``(H + offset, max(offset, W - offset))``: a second,
@@ -258,6 +266,63 @@ def _onnx_runner(path: Path, tmp: str) -> Callable[[torch.Tensor], np.ndarray]:
     return run
 
 
+def remove_stale_temps(path: str | os.PathLike[str], older_than_s: float = STALE_AFTER_S) -> int:
+    """Delete the temp files killed writes of ``path`` left beside it (those of the artifact,
+    its sidecar and quantize's ``<stem>_fp32.onnx`` + sidecar), older than ``older_than_s``."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    fp32 = path.with_name(f"{path.stem}_fp32.onnx")
+    names = {path.name, path.with_suffix(".json").name, fp32.name, fp32.with_suffix(".json").name}
+    removed, now = 0, time.time()
+    for name in names:  # atomic_write's temp names: .<name>.<random>.tmp
+        for tmp in path.parent.glob(f".{glob.escape(name)}.*{TEMP_SUFFIX}"):
+            try:
+                if (
+                    tmp.is_file()
+                    and not tmp.is_symlink()
+                    and now - tmp.stat().st_mtime > older_than_s
+                ):
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                continue
+    return removed
+
+
+def max_onnx_opset(dynamo: bool = True) -> int:
+    """The newest opset the installed exporter writes: the ``torch.export``-based one
+    (``dynamo``) or the TorchScript-based one, capped by what the installed ``onnx`` knows."""
+    from torch.onnx import _constants
+
+    top = _constants.ONNX_MAX_OPSET if dynamo else _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+    try:
+        import onnx
+
+        top = min(top, onnx.defs.onnx_opset_version())
+    except ImportError:  # pragma: no cover - the export extra is checked before exporting
+        pass
+    return int(top)
+
+
+def check_opset(opset: int, dynamo: bool = True) -> None:
+    """Refuse an opset the installed exporter cannot write (instead of writing another)."""
+    top = max_onnx_opset(dynamo)
+    if not MIN_OPSET <= opset <= top:
+        which = "torch.export-based" if dynamo else "TorchScript-based (--legacy-exporter)"
+        raise ValueError(
+            f"--opset {opset} is outside what the installed {which} ONNX exporter writes "
+            f"({MIN_OPSET}-{top}); pass --opset between {MIN_OPSET} and {top}"
+        )
+
+
+def _written_opset(path: Path) -> int | None:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
 def export_onnx(
     model: nn.Module,
     path: str | os.PathLike[str],
@@ -292,8 +357,7 @@ def export_onnx(
     Raises:
         ExportVerificationError: the exported graph does not reproduce PyTorch (nothing written).
     """
-    if opset < 17:
-        raise ValueError(f"opset must be >= 17, got {opset}")
+    check_opset(opset, dynamo)
     size = input_size_of(model, input_size)
     if dynamic and not supports_dynamic_shapes(model):
         raise ValueError(
@@ -359,6 +423,12 @@ def _onnx_export(
             torch.onnx.export(
                 wrapper, (example,), str(path), dynamo=False, dynamic_axes=axes, **names
             )
+    written = _written_opset(path)
+    if written != opset:
+        raise ValueError(
+            f"--opset {opset}: the installed exporter wrote opset {written} instead (it could not "
+            f"convert this model); pass --opset {written} or update torch and onnxscript"
+        )
 
 
 def export_torchscript(

@@ -32,7 +32,7 @@ def test_predict_out_equal_to_source_is_refused(capsys, tmp_path, suffix) -> Non
     _image(photos / "b.png")
     before = snapshot(photos)
     line = refused(capsys, [*PREDICT, "--source", str(photos), "--out", f"{photos}{suffix}"])
-    assert "--out" in line and "is --source" in line and "photos_pred" in line
+    assert "--out" in line and "is --source" in line and "photos_out" in line
     assert snapshot(photos) == before
 
 
@@ -202,3 +202,43 @@ def test_quantize_onnx_class_count_checked_from_its_sidecar(capsys, tmp_path) ->
     line = refused(capsys, [*argv, "--data", "synthetic", "--num-classes", "4"])
     assert "3-class model" in line and "4 classes" in line and "m.onnx" in line
     assert snapshot(user) == before and not (tmp_path / "q.onnx").exists()
+
+
+# ----------------------------------------------------------------------------- symlinks
+def test_predict_replaces_a_planted_symlink_and_never_writes_through_it(tmp_path) -> None:
+    from ffseg.cli import main
+
+    photo = _image(tmp_path / "in" / "p.png")
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"user data")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("p.png", "p_color.png"):  # the outputs' names, planted as links
+        (out / name).symlink_to(precious)
+    argv = [*PREDICT, "--source", str(photo), "--out", str(out), "--color"]
+    assert main([*argv, "--input-size", "64", "64", "--device", "cpu"]) == 0
+    assert precious.read_bytes() == b"user data"
+    for name in ("p.png", "p_color.png"):
+        assert not (out / name).is_symlink() and Image.open(out / name).size == (48, 32)
+
+
+@pytest.mark.parametrize("sub", ["", "index"])
+def test_convert_masks_out_equal_to_or_inside_src_is_refused(capsys, tmp_path, sub) -> None:
+    src = tmp_path / "masks"
+    src.mkdir()
+    Image.fromarray(np.full((8, 8, 3), 128, np.uint8)).save(src / "m.png")
+    before = snapshot(src)
+    out = src / sub if sub else src
+    argv = ["convert-masks", "--src", str(src), "--out", str(out), "--palette", "camvid"]
+    line = refused(capsys, argv)
+    assert "--out" in line and "--src" in line and "masks_out" in line
+    assert snapshot(src) == before
+
+
+def test_predict_output_name_over_255_bytes_is_refused_first(capsys, tmp_path) -> None:
+    photos = tmp_path / "photos"
+    _image(photos / ("p" * 246 + ".png"))  # a legal name; "<stem>_overlay.png" is 258 bytes
+    out = tmp_path / "out"
+    line = refused(capsys, [*PREDICT, "--source", str(photos), "--out", str(out), "--overlay"])
+    assert "258 bytes" in line and "255 bytes" in line and "rename the image" in line
+    assert not out.exists()

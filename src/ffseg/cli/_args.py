@@ -25,6 +25,7 @@ from ffseg.engine.distributed import resolve_device
 from ffseg.models import PretrainedCfg, load_model
 
 __all__ = [
+    "NAME_MAX",
     "HelpFormatter",
     "add_alias",
     "add_batch_size_arg",
@@ -164,7 +165,7 @@ def refuse_inside(
         where = "is" if out_path == src else "is inside"
         raise ValueError(
             f"{out_flag} {out} {where} {in_flag} {source}: writing there would overwrite or "
-            f"mix with the input files; choose an {out_flag} outside it, e.g. {src.name}_pred"
+            f"mix with the input files; choose an {out_flag} outside it, e.g. {src.name}_out"
         )
 
 
@@ -285,7 +286,7 @@ def add_inference_args(p: argparse.ArgumentParser, input_size_help: str) -> None
         "--scales",
         nargs="+",
         type=scale_list,
-        default=[(1.0,)],
+        default="1.0",
         metavar="S",
         help="image scales whose predictions are averaged: 0.75 1.0 1.25 (or 0.75,1.0,1.25)",
     )

@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 
 from ffseg.classes import get_palette
-from ffseg.cli._args import add_data_args, dataset_from_args, nonneg_int, positive_int
+from ffseg.cli._args import (
+    add_data_args,
+    dataset_from_args,
+    nonneg_int,
+    positive_int,
+    refuse_inside,
+)
 from ffseg.data.check import check_dataset
 from ffseg.data.convert import convert_mask_folder
 from ffseg.data.datasets.folder import read_dataset_yaml
@@ -92,6 +98,7 @@ def _palette(spec: str) -> list[list[int]]:
 
 
 def run_convert_masks(args: argparse.Namespace) -> int:
+    refuse_inside("--out", args.out, "--src", args.src)
     report = convert_mask_folder(args.src, args.out, _palette(args.palette), args.suffix)
     print(report.summary(Path(args.out)))
     return 0

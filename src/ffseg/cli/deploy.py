@@ -238,7 +238,7 @@ def _cpu_only(args: argparse.Namespace, verb: str) -> None:
 def run_bench(args: argparse.Namespace) -> int:
     _check_bench_args(args)
     _check_bench_extras(args)
-    with torch_threads(args.threads) as threads, flushed_denormals():
+    with _cleanup_on_sigterm(), torch_threads(args.threads) as threads, flushed_denormals():
         meta: dict[str, Any] = machine_info(threads)
         peak = None
         if args.peak:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ffseg.cli._args import (
+    NAME_MAX,
     add_alias,
     add_batch_size_arg,
     add_device_args,
@@ -147,6 +149,12 @@ def _check_outputs(args: argparse.Namespace, video: bool, kinds: list[str]) -> N
     owner: dict[str, Path] = {}
     for image in images:
         for name in _output_names(image.stem, kinds):
+            size = len(os.fsencode(name))
+            if size > NAME_MAX:
+                raise ValueError(
+                    f"--source {image.name[:24]}...: its output {name[:24]}... would be a name of "
+                    f"{size} bytes, over the {NAME_MAX} bytes file systems allow; rename the image"
+                )
             other = owner.setdefault(name, image)
             if other != image:
                 raise ValueError(

@@ -183,6 +183,22 @@ def test_bench_outputs_checked_before_the_benchmark(capsys, tmp_path, extra, wor
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--backend", "eager", "--precision", "int8"], ["--precision int8", "onnxruntime"]),
+        (["--backend", "onnxruntime", "--precision", "bf16"], ["--precision bf16", "raw"]),
+        (["--precision", "fp16", "--device", "cpu"], ["fp16", "CUDA"]),
+    ],
+)
+def test_bench_precision_no_backend_runs_is_refused(capsys, extra, words) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    line = refused(capsys, ["bench", "--model", MODEL, "--runs", "1", *extra])
+    assert all(w in line for w in words), line
+    assert "|" not in capsys.readouterr().out
+
+
 def test_quantize_refuses_out_equal_to_its_input(capsys, user_files) -> None:
     before = snapshot(user_files)
     onnx = str(user_files / "model.onnx")

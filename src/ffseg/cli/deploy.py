@@ -40,6 +40,7 @@ from ffseg.data import eval_transforms
 from ffseg.deploy.bench import (
     BACKENDS,
     PRECISIONS,
+    VALID_PRECISIONS,
     benchmark_models,
     expand_model_names,
     machine_info,
@@ -220,6 +221,7 @@ def _cleanup_on_sigterm() -> Iterator[None]:
         return
 
     def stop(signum: int, frame: Any) -> None:
+        print("terminated (SIGTERM): removing temp files", file=sys.stderr)
         raise SystemExit(128 + signum)
 
     previous = signal.signal(signal.SIGTERM, stop)
@@ -235,9 +237,26 @@ def _cpu_only(args: argparse.Namespace, verb: str) -> None:
 
 
 # ----------------------------------------------------------------------------- bench
+def _check_bench_combinations(args: argparse.Namespace) -> None:
+    """Refuse a ``--precision`` that none of the chosen backends runs (nothing would be
+    measured for it), naming the backends that do."""
+    backends = args.backend or DEFAULT_BACKENDS
+    cuda = device_from_args(args).type == "cuda"
+    for precision in dict.fromkeys(args.precision or ()):
+        runs = [b for b in BACKENDS if precision in VALID_PRECISIONS[b]]
+        if precision == "fp16" and not cuda:
+            raise ValueError("--precision fp16 runs on a CUDA GPU only; use --device cuda or bf16")
+        if not set(runs) & set(backends):
+            raise ValueError(
+                f"--precision {precision} runs on none of --backend {' '.join(backends)}; "
+                f"add --backend {runs[0]} (backends that run {precision}: {', '.join(runs)})"
+            )
+
+
 def run_bench(args: argparse.Namespace) -> int:
     _check_bench_args(args)
     _check_bench_extras(args)
+    _check_bench_combinations(args)
     with _cleanup_on_sigterm(), torch_threads(args.threads) as threads, flushed_denormals():
         meta: dict[str, Any] = machine_info(threads)
         peak = None

@@ -93,3 +93,14 @@ def test_third_party_info_hidden_unless_verbose(verbose, capsys) -> None:
         assert level == (logging.NOTSET if verbose else logging.WARNING)
     assert logging.getLogger("ffseg").getEffectiveLevel() <= logging.INFO
     logging.getLogger("ffseg").setLevel(logging.NOTSET)
+
+
+def test_palette_masks_of_a_video_need_save_masks(capsys, tmp_path) -> None:
+    pytest.importorskip("av")
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"refused before it is decoded")
+    argv = ["predict", "--model", MODEL, "--source", str(clip), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--mask-format", "palette"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--mask-format would be ignored" in line and "--save-masks" in line
+    assert not (tmp_path / "o").exists()

@@ -136,6 +136,13 @@ def test_predict_stride_without_slide_is_refused(capsys, user_files) -> None:
     assert "--stride" in line and "--mode slide" in line
 
 
+def test_predict_save_masks_without_a_video_is_refused(capsys, user_files, tmp_path) -> None:
+    argv = ["predict", "--model", MODEL, "--source", str(user_files / "img.png")]
+    line = refused(capsys, [*argv, "--out", str(tmp_path / "o"), "--save-masks"])
+    assert "--save-masks would be ignored" in line and "video" in line
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [

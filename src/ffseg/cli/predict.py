@@ -179,8 +179,11 @@ def _check_source(args: argparse.Namespace) -> bool:
     video = source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES
     if video:
         require_extra("video", "av", purpose=f"ffseg predict --source {source}")
-    elif args.save_masks:
-        log.warning("--save-masks is for videos; images always get their label mask PNG")
+        palette = args.mask_format == "palette" and not args.save_masks
+        refuse_ignored("a video gets label mask PNGs only with --save-masks", mask_format=palette)
+    else:
+        reason = "it is for a video --source; images always get their label mask PNG"
+        refuse_ignored(reason, save_masks=args.save_masks)
     return video
 
 

@@ -44,7 +44,8 @@ PREDICT = ["predict", "--model", MODEL, "--input-size", "64", "64"]
 
 def test_unknown_model(capsys, image, tmp_path) -> None:
     err = run(
-        capsys, ["predict", "--model", "nosuchnet", "--source", str(image), "--out", str(tmp_path)]
+        capsys,
+        ["predict", "--model", "nosuchnet", "--source", str(image), "--out", str(tmp_path / "o")],
     )
     assert "nosuchnet" in err and "ffseg list" in err
 
@@ -54,7 +55,9 @@ def test_unknown_model_in_info(capsys) -> None:
 
 
 def test_missing_source(capsys, tmp_path) -> None:
-    err = run(capsys, [*PREDICT, "--source", str(tmp_path / "nope.png"), "--out", str(tmp_path)])
+    err = run(
+        capsys, [*PREDICT, "--source", str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")]
+    )
     assert "nope.png" in err and "--source" in err
 
 
@@ -134,7 +137,7 @@ def test_missing_weights_file(capsys, tmp_path, image) -> None:
     weights = tmp_path / "missing.pth"
     err = run(
         capsys,
-        [*PREDICT, "--weights", str(weights), "--source", str(image), "--out", str(tmp_path)],
+        [*PREDICT, "--weights", str(weights), "--source", str(image), "--out", str(tmp_path / "o")],
     )
     assert "missing.pth" in err
 
@@ -144,7 +147,7 @@ def test_corrupt_checkpoint(capsys, tmp_path, image) -> None:
     weights.write_bytes(b"\x00garbage" * 10)
     err = run(
         capsys,
-        [*PREDICT, "--weights", str(weights), "--source", str(image), "--out", str(tmp_path)],
+        [*PREDICT, "--weights", str(weights), "--source", str(image), "--out", str(tmp_path / "o")],
     )
     assert "garbage.pth" in err
 
@@ -154,21 +157,21 @@ def test_truncated_checkpoint(capsys, tmp_path, image, ckpt11) -> None:
     weights.write_bytes(ckpt11.read_bytes()[:1000])
     err = run(
         capsys,
-        [*PREDICT, "--weights", str(weights), "--source", str(image), "--out", str(tmp_path)],
+        [*PREDICT, "--weights", str(weights), "--source", str(image), "--out", str(tmp_path / "o")],
     )
     assert "cut.pth" in err
 
 
 def test_checkpoint_of_another_architecture(capsys, tmp_path, image, ckpt11) -> None:
     argv = ["predict", "--model", "ddrnet23_slim", "--weights", str(ckpt11)]
-    err = run(capsys, [*argv, "--source", str(image), "--out", str(tmp_path)])
+    err = run(capsys, [*argv, "--source", str(image), "--out", str(tmp_path / "o")])
     assert "m11.pth" in err
 
 
 def test_weights_without_model_name(capsys, tmp_path, image, ckpt11) -> None:
     err = run(
         capsys,
-        ["predict", "--weights", str(ckpt11), "--source", str(image), "--out", str(tmp_path)],
+        ["predict", "--weights", str(ckpt11), "--source", str(image), "--out", str(tmp_path / "o")],
     )
     assert "--model" in err
 
@@ -241,11 +244,11 @@ def test_export_unknown_suffix(capsys, tmp_path) -> None:
 
 
 def test_export_bad_input_size(capsys, tmp_path) -> None:
-    err = run(
+    err = parse_error(
         capsys,
         ["export", "--model", MODEL, "--out", str(tmp_path / "m.pt2"), "--input-size", "0", "0"],
     )
-    assert "0" in err
+    assert "--input-size: 0" in err
 
 
 def test_quantize_without_data(capsys, tmp_path) -> None:

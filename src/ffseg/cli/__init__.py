@@ -9,6 +9,7 @@ Only the module of the verb being run is imported (``ffseg list`` needs no torch
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import logging
 import os
@@ -16,7 +17,7 @@ import pickle
 import sys
 import zipfile
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from ffseg._version import __version__
 from ffseg.cli._help import HelpFormatter
@@ -56,11 +57,34 @@ VERBS: dict[str, str] = {
 
 
 class _VerbParser(argparse.ArgumentParser):
-    """A verb's parser: every option's help shows its default."""
+    """A verb's parser: every option's help shows its default, and an unknown option is
+    reported (with the closest option of this verb) before any other error it caused."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+        self._argv: list[str] = []
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self._argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
+    def unknown_option(self, argv: Sequence[str]) -> str | None:
+        """The message for the first option in ``argv`` this parser does not know, if any."""
+        options = [o for a in self._actions for o in a.option_strings if o.startswith("--")]
+        for arg in argv:
+            name = arg.split("=", 1)[0]
+            if not name.startswith("--") or name == "--":
+                continue
+            if any(o.startswith(name) for o in options):  # exact, or an allowed abbreviation
+                continue
+            close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else "; see --help for the options"
+            return f"unrecognized argument {arg}{hint}"
+        return None
+
+    def error(self, message: str) -> NoReturn:
+        super().error(self.unknown_option(self._argv) or message)
 
 
 def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
@@ -77,6 +101,28 @@ def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
     for name in modules:
         importlib.import_module(f"ffseg.cli.{name}").register(subparsers)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; an unknown option is reported with the verb's usage and the closest
+    option of that verb (``--confg`` -> ``--config``), not the top-level usage."""
+    args, extras = parser.parse_known_args(argv)
+    if extras:
+        verb_parser = _subparser(parser, getattr(args, "verb", None))
+        if verb_parser is None:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        verb_parser.error(
+            verb_parser.unknown_option(extras) or f"unrecognized arguments: {' '.join(extras)}"
+        )
+    return args
+
+
+def _subparser(parser: argparse.ArgumentParser, verb: str | None) -> _VerbParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and verb in action.choices:
+            found = action.choices[verb]
+            return found if isinstance(found, _VerbParser) else None
+    return None
 
 
 def _verb_of(argv: Sequence[str]) -> str | None:
@@ -112,15 +158,28 @@ def _quiet_broken_pipe() -> int:
     return 0
 
 
+#: Libraries whose INFO lines (progress chatter on every export, plot or study) are hidden
+#: unless ``-v``; their warnings still show.
+QUIET_LIBRARIES = ("onnxscript", "onnx_ir", "torch.onnx", "optuna", "matplotlib", "PIL")
+
+
+def _setup_logging(verbose: bool) -> None:
+    """ffseg's INFO lines always; third-party INFO only with ``-v`` (then DEBUG for all)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("ffseg").setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in QUIET_LIBRARIES:  # also where the root logger was configured before
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ffseg VERB ...``; user errors print one line ``ffseg VERB: error: ...`` (exit 2),
     anything unexpected one line and a hint to rerun with ``-v`` (exit 1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(_verb_of(argv)).parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    args = _parse(build_parser(_verb_of(argv)), argv)
+    _setup_logging(args.verbose)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit

@@ -7,7 +7,9 @@ Old spellings stay accepted as hidden aliases (``--size``, ``--root``, ``--batch
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import math
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from ffseg.engine.distributed import resolve_device
 from ffseg.models import PretrainedCfg, load_model
 
 __all__ = [
+    "NAME_MAX",
     "HelpFormatter",
     "add_alias",
     "add_batch_size_arg",
@@ -34,12 +37,144 @@ __all__ = [
     "add_num_images_arg",
     "add_precision_arg",
     "add_set_arg",
+    "check_name_lengths",
+    "check_out_file",
     "dataset_from_args",
     "device_from_args",
+    "finite_float",
     "image_source",
+    "int_in",
     "model_from_args",
+    "nonneg_int",
+    "positive_float",
+    "positive_int",
+    "refuse_ignored",
+    "refuse_inside",
+    "scale_list",
     "scales_from_args",
 ]
+
+
+def int_in(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number in ``[low, high]`` (either bound optional); a value
+    outside is refused before any work with the allowed range and an example."""
+    span = (
+        f"from {low} to {high}"
+        if low is not None and high is not None
+        else f">= {low}"
+        if low is not None
+        else f"<= {high}"
+    )
+    example = low if low is not None else high
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a whole number; pass one {span}, e.g. {example}"
+            ) from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; pass a number {span}")
+        return value
+
+    parse.__name__ = f"int {span}"
+    return parse
+
+
+#: Whole numbers >= 1 (counts, sizes, batch sizes, threads) and >= 0 (warm-up runs, workers).
+positive_int = int_in(1)
+nonneg_int = int_in(0)
+
+
+def finite_float(text: str) -> float:
+    """An argparse ``type``: a finite number (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. 0.5") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number; pass e.g. 0.5")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite number > 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not above 0; pass a positive number, e.g. 1.0")
+    return value
+
+
+def scale_list(text: str) -> tuple[float, ...]:
+    """An argparse ``type``: one or more comma-separated positive finite scales (``0.75,1.0``)."""
+    items = [v for v in text.split(",") if v.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"{text!r} holds no scale; pass e.g. 0.75 1.0 1.25")
+    try:
+        values = tuple(float(v) for v in items)
+    except ValueError:
+        values = ()
+    if not values or not all(math.isfinite(v) and v > 0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a list of positive finite scales; pass e.g. 0.75 1.0 1.25"
+        )
+    return values
+
+
+#: The longest file or folder name most file systems accept, in bytes.
+NAME_MAX = 255
+
+
+def check_name_lengths(flag: str, path: str | Path) -> Path:
+    """Refuse a path with a file or folder name longer than the file system allows, naming
+    ``flag``, the name's length and the fix (before any work, instead of a raw OS error)."""
+    path = Path(path)
+    for part in path.parts:
+        size = len(os.fsencode(part))
+        if size > NAME_MAX:
+            short = part[:24] + "..."
+            raise ValueError(
+                f"{flag} {short}: a name of {size} bytes is longer than the {NAME_MAX} bytes "
+                "file systems allow; choose a shorter name"
+            )
+    return path
+
+
+def check_out_file(flag: str, path: str | Path, suffixes: Sequence[str]) -> Path:
+    """Check an output file path before any work: name lengths, the suffix (one of
+    ``suffixes``), and that it is not an existing folder."""
+    path = check_name_lengths(flag, path)
+    if path.suffix.lower() not in suffixes:
+        raise ValueError(
+            f"{flag} {path}: the suffix {path.suffix or '(none)'!r} is not supported; "
+            f"name the file ending in {' or '.join(suffixes)}"
+        )
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name ending in {suffixes[0]}")
+    return path
+
+
+def refuse_inside(
+    out_flag: str, out: str | Path, in_flag: str, source: str | Path, *, inside: bool = True
+) -> None:
+    """Refuse an output folder equal to (or, with ``inside``, inside) an input folder (its
+    files would be overwritten or mixed with the outputs), before any work."""
+    out_path, src = Path(out).resolve(), Path(source).resolve()
+    if src.is_dir() and (out_path == src or (inside and src in out_path.parents)):
+        where = "is" if out_path == src else "is inside"
+        raise ValueError(
+            f"{out_flag} {out} {where} {in_flag} {source}: writing there would overwrite or "
+            f"mix with the input files; choose an {out_flag} outside it, e.g. {src.name}_out"
+        )
+
+
+def refuse_ignored(reason: str, **given: Any) -> None:
+    """Refuse flags that would be ignored: ``given`` maps a flag (``no_weights`` style, written
+    ``--no-weights``) to whether it was given; ``reason`` says why they do not apply."""
+    flags = [f"--{name.replace('_', '-')}" for name, on in given.items() if on]
+    if flags:
+        raise ValueError(f"{' '.join(flags)} would be ignored: {reason}; drop {' '.join(flags)}")
 
 
 def add_alias(p: argparse.ArgumentParser, *flags: str, dest: str, **kwargs: Any) -> None:
@@ -68,7 +203,9 @@ def add_model_args(
         "(default: random initialisation)",
     )
     p.add_argument(
-        "--num-classes", type=int, help="output classes (default: the model's, or the data's)"
+        "--num-classes",
+        type=int_in(2),
+        help="output classes (default: the model's, or the data's)",
     )
 
 
@@ -120,7 +257,7 @@ def add_input_size_arg(
     p: argparse.ArgumentParser, help: str, *, multiple: bool = False, size_alias: bool = True
 ) -> None:
     """``--input-size H W`` (old ``--size`` where it meant the same)."""
-    kwargs: dict[str, Any] = dict(nargs=2, type=int, metavar=("H", "W"))
+    kwargs: dict[str, Any] = dict(nargs=2, type=positive_int, metavar=("H", "W"))
     if multiple:
         kwargs["action"] = "append"
     p.add_argument("--input-size", help=help, **kwargs)
@@ -141,14 +278,15 @@ def add_inference_args(p: argparse.ArgumentParser, input_size_help: str) -> None
     p.add_argument(
         "--stride",
         nargs=2,
-        type=int,
+        type=positive_int,
         metavar=("H", "W"),
         help="slide stride (default: windows overlap by a third)",
     )
     p.add_argument(
         "--scales",
         nargs="+",
-        default=["1.0"],
+        type=scale_list,
+        default="1.0",
         metavar="S",
         help="image scales whose predictions are averaged: 0.75 1.0 1.25 (or 0.75,1.0,1.25)",
     )
@@ -156,18 +294,17 @@ def add_inference_args(p: argparse.ArgumentParser, input_size_help: str) -> None
 
 
 def scales_from_args(args: argparse.Namespace) -> tuple[float, ...]:
-    """``--scales`` as floats (space- or comma-separated)."""
-    values = [v for item in args.scales for v in str(item).split(",") if v.strip()]
+    """``--scales`` as floats (space- or comma-separated; checked by :func:`scale_list`)."""
+    return tuple(float(v) for item in args.scales for v in _as_tuple(item))
+
+
+def _as_tuple(item: Any) -> tuple[Any, ...]:
+    if isinstance(item, (tuple, list)):
+        return tuple(item)
     try:
-        scales = tuple(float(v) for v in values)
-    except ValueError:
-        scales = ()
-    if not scales or min(scales) <= 0:
-        raise ValueError(
-            f"--scales {' '.join(map(str, args.scales))}: give positive numbers, "
-            "e.g. --scales 0.75 1.0 1.25"
-        )
-    return scales
+        return scale_list(str(item))
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"--scales {item}: {exc}") from None
 
 
 def add_set_arg(p: argparse.ArgumentParser, what: str = "") -> None:
@@ -184,8 +321,10 @@ def add_set_arg(p: argparse.ArgumentParser, what: str = "") -> None:
 
 def add_batch_size_arg(p: argparse.ArgumentParser, default: int = 1, help: str = "") -> None:
     """``--batch-size`` (old ``--batch``)."""
-    p.add_argument("--batch-size", type=int, default=default, help=help or "images per batch")
-    add_alias(p, "--batch", dest="batch_size", type=int)
+    p.add_argument(
+        "--batch-size", type=positive_int, default=default, help=help or "images per batch"
+    )
+    add_alias(p, "--batch", dest="batch_size", type=positive_int)
 
 
 def add_precision_arg(
@@ -194,14 +333,16 @@ def add_precision_arg(
     default: str | list[str] = "fp32",
     *,
     multiple: bool = False,
+    note: str = "",
 ) -> None:
-    """``--precision`` (repeatable with ``multiple``); fp16 needs CUDA."""
+    """``--precision`` (repeatable with ``multiple``); fp16 needs CUDA. ``note`` qualifies the
+    default in the help."""
     if multiple:
         p.add_argument(
             "--precision",
             action="append",
             choices=choices,
-            help=f"repeat for several (default: {' '.join(default)})",
+            help=f"repeat for several (default: {' '.join(default)}{note})",
         )
     else:
         p.add_argument(
@@ -212,16 +353,16 @@ def add_precision_arg(
 def add_device_args(p: argparse.ArgumentParser) -> None:
     """``--device`` (default ``auto``: CUDA when available) and ``--threads``."""
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:1 or auto (CUDA if present)")
-    p.add_argument("--threads", type=int, help="CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, help="CPU threads (default: torch's choice)")
 
 
 def add_num_images_arg(
     p: argparse.ArgumentParser, default: int | None, help: str, *aliases: str
 ) -> None:
     """``--num-images`` (old spellings in ``aliases``)."""
-    p.add_argument("--num-images", type=int, default=default, help=help)
+    p.add_argument("--num-images", type=positive_int, default=default, help=help)
     if aliases:
-        add_alias(p, *aliases, dest="num_images", type=int)
+        add_alias(p, *aliases, dest="num_images", type=positive_int)
 
 
 def device_from_args(args: argparse.Namespace) -> torch.device:

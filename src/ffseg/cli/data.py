@@ -7,7 +7,13 @@ import argparse
 from pathlib import Path
 
 from ffseg.classes import get_palette
-from ffseg.cli._args import add_data_args, dataset_from_args
+from ffseg.cli._args import (
+    add_data_args,
+    dataset_from_args,
+    nonneg_int,
+    positive_int,
+    refuse_inside,
+)
 from ffseg.data.check import check_dataset
 from ffseg.data.convert import convert_mask_folder
 from ffseg.data.datasets.folder import read_dataset_yaml
@@ -24,9 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "every problem; exit code 1 if there is any.",
     )
     add_data_args(p, required=True)
-    p.add_argument("--num-classes", type=int, help="synthetic data: class count (default: 5)")
+    p.add_argument(
+        "--num-classes", type=positive_int, help="synthetic data: class count (default: 5)"
+    )
     p.add_argument("--split", default="train,val", help="comma-separated splits to scan")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--workers", type=nonneg_int, default=0, help="DataLoader worker processes")
     p.add_argument(
         "--model", help="also check that this model's class count fits the data (a name)"
     )
@@ -90,6 +98,7 @@ def _palette(spec: str) -> list[list[int]]:
 
 
 def run_convert_masks(args: argparse.Namespace) -> int:
+    refuse_inside("--out", args.out, "--src", args.src)
     report = convert_mask_folder(args.src, args.out, _palette(args.palette), args.suffix)
     print(report.summary(Path(args.out)))
     return 0

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +24,43 @@ from ffseg.cli._args import (
     add_model_args,
     add_num_images_arg,
     add_precision_arg,
+    check_name_lengths,
+    check_out_file,
     dataset_from_args,
     device_from_args,
     image_source,
+    int_in,
     model_from_args,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    refuse_ignored,
 )
 from ffseg.data import eval_transforms
 from ffseg.deploy.bench import (
     BACKENDS,
     PRECISIONS,
+    VALID_PRECISIONS,
     benchmark_models,
     expand_model_names,
     machine_info,
     measure_peak,
 )
-from ffseg.deploy.export import EXPORT_FORMATS, OUTPUT_KINDS, export_model, export_onnx
+from ffseg.deploy.export import (
+    EXPORT_FORMATS,
+    MIN_OPSET,
+    OUTPUT_KINDS,
+    check_opset,
+    export_model,
+    export_onnx,
+    remove_stale_temps,
+)
 from ffseg.deploy.extras import require_extra
 from ffseg.deploy.model_info import input_size_of
 from ffseg.deploy.ort import read_sidecar
 from ffseg.deploy.quantize import CALIBRATION_METHODS, quantize_and_compare
 from ffseg.deploy.report import (
+    RESULT_SUFFIXES,
     miou_label,
     miou_table,
     pareto_plot,
@@ -47,6 +69,7 @@ from ffseg.deploy.report import (
 )
 from ffseg.deploy.runtime import flushed_denormals, torch_threads
 from ffseg.deploy.samples import first_images
+from ffseg.engine.precision import cpu_has_native_bf16
 
 __all__ = ["register"]
 
@@ -76,9 +99,10 @@ def _register_bench(p: argparse.ArgumentParser) -> None:
         choices=BACKENDS,
         help=f"repeat for several (default: {' '.join(DEFAULT_BACKENDS)})",
     )
-    add_precision_arg(p, PRECISIONS, DEFAULT_PRECISIONS, multiple=True)
-    p.add_argument("--runs", type=int, default=50, help="timed runs")
-    p.add_argument("--warmup", type=int, default=5, help="untimed runs first")
+    note = "; bf16 only on a GPU or a CPU with bf16 instructions"
+    add_precision_arg(p, PRECISIONS, DEFAULT_PRECISIONS, multiple=True, note=note)
+    p.add_argument("--runs", type=positive_int, default=50, help="timed runs")
+    p.add_argument("--warmup", type=nonneg_int, default=5, help="untimed runs first")
     add_device_args(p)
     p.add_argument("--peak", action="store_true", help="measure GEMM and 3x3-conv peak GFLOP/s")
     add_data_args(p, purpose="accuracy columns and int8 calibration")
@@ -105,12 +129,19 @@ def _register_export(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--resize-to-input", action="store_true", help="resize logits to input size")
     p.add_argument("--dynamic", action="store_true", help="dynamic batch/height/width (ONNX)")
-    p.add_argument("--opset", type=int, default=18, help="ONNX opset")
+    p.add_argument(
+        "--opset",
+        type=int_in(MIN_OPSET),
+        default=18,
+        help="ONNX opset (at most what the installed exporter writes)",
+    )
     p.add_argument("--legacy-exporter", action="store_true", help="TorchScript-based ONNX exporter")
     add_data_args(p, purpose="verifying on real images too")
     add_alias(p, "--verify-data", dest="data")
     add_num_images_arg(p, 4, "real images to verify on (with --data)", "--verify-images")
-    p.add_argument("--rtol", type=float, default=1e-4, help="allowed max abs diff / max |logit|")
+    p.add_argument(
+        "--rtol", type=positive_float, default=1e-4, help="allowed max abs diff / max |logit|"
+    )
     add_device_args(p)
     p.set_defaults(func=run_export)
 
@@ -124,14 +155,16 @@ def _register_quantize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--calib-split", default="train", help="split of the calibration images")
     add_num_images_arg(p, 32, "calibration images", "--num-calib")
     p.add_argument("--val-split", default="val", help="split measured before/after")
-    p.add_argument("--num-val", type=int, help="validation images (default: all)")
+    p.add_argument("--num-val", type=positive_int, help="validation images (default: all)")
     add_batch_size_arg(p, 1, "validation batch size")
     p.add_argument("--method", choices=CALIBRATION_METHODS, default="minmax", help="calibration")
     p.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
     p.add_argument("--exclude-first-conv", action="store_true", help="keep the stem in float")
     p.add_argument("--exclude-classifier", action="store_true", help="keep the classifier in float")
     add_device_args(p)
-    p.add_argument("--runs", type=int, default=20, help="timed runs for latency before/after")
+    p.add_argument(
+        "--runs", type=positive_int, default=20, help="timed runs for latency before/after"
+    )
     p.add_argument("--report", help="write the before/after report as JSON (default: none)")
     p.set_defaults(func=run_quantize)
 
@@ -140,6 +173,21 @@ def _require_onnx(verb: str, *, exporter: bool = True) -> None:
     """``onnx`` + ``onnxruntime`` (+ ``onnxscript`` for the dynamo exporter), before any work."""
     modules = ("onnx", "onnxruntime", "onnxscript") if exporter else ("onnx", "onnxruntime")
     require_extra("export", *modules, purpose=f"ffseg {verb}")
+
+
+def _check_bench_args(args: argparse.Namespace) -> None:
+    """Output files and flag combinations, before any benchmark."""
+    for out in args.out:
+        check_out_file("--out", out, RESULT_SUFFIXES)
+    if args.plot:
+        check_out_file("--plot", args.plot, (".png",))
+    refuse_ignored("it is read for --plot only", miou_file=args.miou_file and not args.plot)
+    backends = args.backend or DEFAULT_BACKENDS
+    onnx = "onnxruntime" in backends or "int8" in (args.precision or DEFAULT_PRECISIONS)
+    reason = "no --backend onnxruntime or --precision int8 is measured, so no ONNX file is made"
+    refuse_ignored(reason, onnx_dir=args.onnx_dir and not onnx)
+    if args.onnx_dir:
+        check_name_lengths("--onnx-dir", args.onnx_dir)
 
 
 def _check_bench_extras(args: argparse.Namespace) -> None:
@@ -164,15 +212,52 @@ def _warn_untrained(args: argparse.Namespace, verb: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def _cleanup_on_sigterm() -> Iterator[None]:
+    """SIGTERM ends the verb like Ctrl-C would, through ``finally`` blocks, so temp files and
+    scratch folders are removed (the default SIGTERM kills without any cleanup)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        print("terminated (SIGTERM): removing temp files", file=sys.stderr)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _cpu_only(args: argparse.Namespace, verb: str) -> None:
     if device_from_args(args).type != "cpu" and args.device != "auto":
         raise ValueError(f"ffseg {verb} runs on the CPU; use --device cpu (or auto)")
 
 
 # ----------------------------------------------------------------------------- bench
+def _check_bench_combinations(args: argparse.Namespace) -> None:
+    """Refuse a ``--precision`` that none of the chosen backends runs (nothing would be
+    measured for it), naming the backends that do."""
+    backends = args.backend or DEFAULT_BACKENDS
+    cuda = device_from_args(args).type == "cuda"
+    for precision in dict.fromkeys(args.precision or ()):
+        runs = [b for b in BACKENDS if precision in VALID_PRECISIONS[b]]
+        if precision == "fp16" and not cuda:
+            raise ValueError("--precision fp16 runs on a CUDA GPU only; use --device cuda or bf16")
+        if not set(runs) & set(backends):
+            raise ValueError(
+                f"--precision {precision} runs on none of --backend {' '.join(backends)}; "
+                f"add --backend {runs[0]} (backends that run {precision}: {', '.join(runs)})"
+            )
+
+
 def run_bench(args: argparse.Namespace) -> int:
+    _check_bench_args(args)
     _check_bench_extras(args)
-    with torch_threads(args.threads) as threads, flushed_denormals():
+    _check_bench_combinations(args)
+    with _cleanup_on_sigterm(), torch_threads(args.threads) as threads, flushed_denormals():
         meta: dict[str, Any] = machine_info(threads)
         peak = None
         if args.peak:
@@ -207,12 +292,30 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_precisions(args: argparse.Namespace) -> list[str]:
+    """``--precision`` as given, else the defaults this device runs natively: bf16 is left out
+    on a CPU without bf16 instructions (oneDNN would emulate it, several times slower than
+    fp32), saying so in one line."""
+    if args.precision:
+        return list(args.precision)
+    chosen = list(DEFAULT_PRECISIONS)
+    if "bf16" in chosen and device_from_args(args).type == "cpu" and not cpu_has_native_bf16():
+        chosen.remove("bf16")
+        print(
+            "bench: skipping bf16: this CPU has no bf16 instructions (AVX512-BF16 or AMX), so "
+            "bf16 would be emulated, several times slower than fp32; pass --precision bf16 "
+            "to measure it anyway",
+            file=sys.stderr,
+        )
+    return chosen
+
+
 def _bench_options(args: argparse.Namespace, threads: int, peak: float | None) -> dict[str, Any]:
     """The :func:`ffseg.deploy.bench.benchmark_model` options of the ``bench`` flags."""
     return dict(
         batch=args.batch_size,
         backends=args.backend or DEFAULT_BACKENDS,
-        precisions=args.precision or DEFAULT_PRECISIONS,
+        precisions=bench_precisions(args),
         runs=args.runs,
         warmup=args.warmup,
         threads=threads,
@@ -223,13 +326,43 @@ def _bench_options(args: argparse.Namespace, threads: int, peak: float | None) -
 
 
 # ----------------------------------------------------------------------------- export
+def _export_format(args: argparse.Namespace) -> str:
+    """The format of ``--format`` / the ``--out`` suffix, checked against each other and
+    against the flags only ONNX uses, before any work."""
+    out = check_name_lengths("--out", args.out)
+    by_suffix = EXPORT_FORMATS.get(out.suffix.lower())
+    fmt = args.format or by_suffix
+    suffixes = [k for k, v in EXPORT_FORMATS.items() if v == fmt] or list(EXPORT_FORMATS)
+    if fmt is None or by_suffix != fmt:
+        given = f"--format {args.format} with " if args.format else ""
+        raise ValueError(
+            f"{given}--out {out}: the suffix {out.suffix or '(none)'!r} does not name "
+            f"{'a ' + fmt + ' file' if fmt else 'an export format'}; end --out in "
+            f"{' or '.join(suffixes)}"
+        )
+    check_out_file("--out", out, suffixes)
+    if fmt != "onnx":
+        refuse_ignored(
+            f"they apply to ONNX exports only, not --format {fmt}",
+            dynamic=args.dynamic,
+            legacy_exporter=args.legacy_exporter,
+            opset=args.opset != 18,
+            batch_size=args.batch_size != 1,
+            data=bool(args.data),
+        )
+    else:
+        check_opset(args.opset, dynamo=not args.legacy_exporter)
+    return fmt
+
+
 def run_export(args: argparse.Namespace) -> int:
     _cpu_only(args, "export")
-    fmt = args.format or EXPORT_FORMATS.get(Path(args.out).suffix.lower())
+    fmt = _export_format(args)
     if fmt == "onnx":
         _require_onnx("export", exporter=not args.legacy_exporter)
     _warn_untrained(args, "export")
-    with torch_threads(args.threads):
+    remove_stale_temps(args.out)
+    with _cleanup_on_sigterm(), torch_threads(args.threads):
         model = model_from_args(args)
         hw = input_size_of(model, args.input_size)
         images = image_source(args, args.num_images)
@@ -243,14 +376,39 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- quantize
+def _check_quantize_args(args: argparse.Namespace) -> None:
+    """Output files and flag combinations, before any work."""
+    out = check_out_file("--out", args.out, (".onnx",))
+    if args.report:
+        report = check_out_file("--report", args.report, (".json",))
+        if report.resolve() == out.with_suffix(".json").resolve():
+            raise ValueError(
+                f"--report {report} is the sidecar quantize writes next to --out {out}; "
+                "name the report differently"
+            )
+    if args.onnx:
+        reason = "--onnx gives the model (its classes and input size come from its sidecar)"
+        model_classes = args.num_classes and args.data != "synthetic"  # synthetic: the data's
+        refuse_ignored(reason, model=args.model, weights=args.weights, num_classes=model_classes)
+        if Path(args.onnx).resolve() == out.resolve():
+            raise ValueError(
+                f"--out {out} is the --onnx input; quantize would overwrite it: "
+                "choose another --out"
+            )
+
+
 def run_quantize(args: argparse.Namespace) -> int:
+    _check_quantize_args(args)
     _cpu_only(args, "quantize")
     _require_onnx("quantize", exporter=not args.onnx)
     if not args.data:
         raise ValueError("quantize needs calibration data: pass --data NAME --data-root DIR")
     _warn_untrained(args, "quantize")
-    with torch_threads(args.threads):
-        fp32, meta = _fp32_onnx(args)
+    remove_stale_temps(args.out)
+    with _cleanup_on_sigterm(), torch_threads(args.threads):
+        model = None if args.onnx else model_from_args(args)
+        _check_class_count(args, model)
+        fp32, meta = _fp32_onnx(args, model)
         hw = tuple(args.input_size or meta["input_size"])
         transforms = eval_transforms(meta["mean"], meta["std"], hw)
         calib = first_images(dataset_from_args(args, args.calib_split, transforms), args.num_images)
@@ -274,12 +432,33 @@ def run_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fp32_onnx(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
-    """The fp32 ONNX file to quantize (``--onnx``, or ``--model`` exported next to ``--out``)
+def _check_class_count(args: argparse.Namespace, model: Any) -> None:
+    """Refuse, before any export or calibration, a model whose class count is not the data's
+    (its mIoU before/after would be meaningless)."""
+    if model is None:
+        what, count = f"--onnx {args.onnx}", read_sidecar(args.onnx).get("num_classes")
+        if not isinstance(count, int):
+            raise ValueError(
+                f"the sidecar of --onnx {args.onnx} names no class count (num_classes); "
+                "re-export it with ffseg export"
+            )
+    else:
+        what, count = f"--weights {args.weights}" if args.weights else args.model, model.num_classes
+    data = dataset_from_args(args, args.val_split)
+    if count != data.num_classes:
+        raise ValueError(
+            f"{what} is a {count}-class model but --data {args.data} --split {args.val_split} "
+            f"has {data.num_classes} classes; quantize with data of {count} classes (folder "
+            f"data: --classes with {count} names; synthetic: --num-classes {count}) or a model "
+            "trained on this dataset"
+        )
+
+
+def _fp32_onnx(args: argparse.Namespace, model: Any) -> tuple[Path, dict[str, Any]]:
+    """The fp32 ONNX file to quantize (``--onnx``, or ``model`` exported next to ``--out``)
     and its sidecar."""
     if args.onnx:
         return Path(args.onnx), read_sidecar(args.onnx)
-    model = model_from_args(args)
     out = Path(args.out)
     fp32 = out.with_name(out.stem + "_fp32.onnx")
     report = export_onnx(model, fp32, input_size_of(model, args.input_size))

@@ -21,6 +21,9 @@ from ffseg.cli._args import (
     add_num_images_arg,
     add_precision_arg,
     dataset_from_args,
+    nonneg_int,
+    positive_int,
+    refuse_inside,
     scales_from_args,
 )
 from ffseg.data import eval_transforms
@@ -56,10 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "network input size: the window with --mode slide (default: the model's native size); "
         "with --mode whole images and labels are resized to it (default: as stored)",
     )
-    add_alias(p, "--crop-size", dest="input_size", nargs=2, type=int)
+    add_alias(p, "--crop-size", dest="input_size", nargs=2, type=positive_int)
     p.add_argument("--align-corners", action="store_true", help="bilinear align_corners=True")
     add_batch_size_arg(p, 1)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    p.add_argument("--workers", type=nonneg_int, default=0, help="DataLoader worker processes")
     add_device_args(p)
     add_precision_arg(p)
     add_alias(p, "--amp", dest="precision", choices=("none", "bf16", "fp16"))
@@ -70,6 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_val(args: argparse.Namespace) -> int:
+    if args.save_preds and args.data_root:
+        refuse_inside("--save-preds", args.save_preds, "--data-root", args.data_root)
     dist_info = init_distributed(args.device)
     try:
         with torch_threads(args.threads):

@@ -7,7 +7,7 @@ import json
 
 import torch
 
-from ffseg.cli._args import add_input_size_arg
+from ffseg.cli._args import add_input_size_arg, positive_int
 from ffseg.deploy.flops import count_macs, count_params
 from ffseg.models import create_model, get_model_entry
 from ffseg.models._base import PretrainedCfg
@@ -23,7 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p, "input size for GMACs (default: the model's native size)", size_alias=False
     )
     p.add_argument(
-        "--num-classes", type=int, default=None, help="output classes (default: the model's)"
+        "--num-classes",
+        type=positive_int,
+        default=None,
+        help="output classes (default: the model's)",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_info)

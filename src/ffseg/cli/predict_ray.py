@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from ffseg.cli._args import positive_float, positive_int
 from ffseg.deploy.extras import require_extra
 from ffseg.inference import Segmenter
 from ffseg.inference.ray_predict import predict_dataset
@@ -26,9 +27,14 @@ def add_ray_args(p: argparse.ArgumentParser) -> None:
         "--address",
         help="with --ray: the cluster to join (auto, or HEAD_IP:6379; default: a local instance)",
     )
-    g.add_argument("--workers", type=int, default=2, help="with --ray: model copies (actors)")
     g.add_argument(
-        "--cpus-per-worker", type=float, default=1.0, help="with --ray: CPUs (threads) per worker"
+        "--workers", type=positive_int, default=2, help="with --ray: model copies (actors)"
+    )
+    g.add_argument(
+        "--cpus-per-worker",
+        type=positive_float,
+        default=1.0,
+        help="with --ray: CPUs (threads) per worker",
     )
 
 
@@ -39,8 +45,6 @@ def check_ray_args(args: argparse.Namespace) -> None:
             raise ValueError("--address is for --ray; add --ray or drop --address")
         return
     require_extra("ray", "ray", purpose="ffseg predict --ray")
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     if args.save_masks:
         raise ValueError("--save-masks is for videos; --ray segments images (drop --save-masks)")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from ffseg.cli._args import add_input_size_arg, add_precision_arg, add_set_arg
+from ffseg.cli._args import add_input_size_arg, add_precision_arg, add_set_arg, int_in, positive_int
 from ffseg.deploy.bench import BACKENDS
 from ffseg.deploy.extras import require_extra
 
@@ -25,7 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", "-c", required=True, metavar="RECIPE", help="recipe to tune")
     p.add_argument("--space", required=True, metavar="SPACE.yaml", help="the search space")
     p.add_argument(
-        "--trials", type=int, required=True, metavar="N", help="trials in the study (all workers)"
+        "--trials",
+        type=positive_int,
+        required=True,
+        metavar="N",
+        help="trials in the study (all workers)",
     )
     p.add_argument(
         "--storage",
@@ -60,9 +64,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a model drawn on the Pareto plot at its measured latency (repeatable)",
     )
     add_set_arg(p, " for every trial")
-    p.add_argument("--seed", type=int, default=None, help="sampler seed (default: random)")
     p.add_argument(
-        "--heartbeat", type=int, default=60, metavar="S", help="worker heartbeat in seconds"
+        "--seed", type=int_in(0, 2**32 - 1), default=None, help="sampler seed (default: random)"
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=positive_int,
+        default=60,
+        metavar="S",
+        help="worker heartbeat in seconds",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.set_defaults(func=run_tune)

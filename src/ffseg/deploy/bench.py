@@ -9,6 +9,7 @@ peak, and each backend's max-abs difference and argmax agreement against raw eag
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
 import logging
 import os
@@ -25,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ffseg._io import remove_stale_temp_files
 from ffseg._version import __version__
 from ffseg.deploy.export import export_onnx
 from ffseg.deploy.flops import count_macs, count_params
@@ -46,6 +48,7 @@ __all__ = [
     "ImageSource",
     "benchmark_model",
     "benchmark_models",
+    "content_key",
     "expand_model_names",
     "load_bench_model",
     "machine_info",
@@ -69,6 +72,8 @@ VALID_PRECISIONS = {
 }
 #: Random calibration batches used for int8 when no real images are given.
 RANDOM_IMAGES = 8
+#: The opset of the ONNX files bench exports (part of their cache key).
+ONNX_OPSET = 18
 
 
 @dataclass
@@ -288,17 +293,31 @@ def _build_runner(model: nn.Module, backend: str, precision: str, setup: _Setup)
     return run
 
 
+def content_key(model: nn.Module, *extra: object) -> str:
+    """A short digest of the model's weights (every state-dict tensor's name, dtype, shape and
+    bytes) and ``extra``: the cache key of exported files, so other weights never reuse one."""
+    digest = hashlib.sha256(repr(extra).encode())
+    for name, tensor in model.state_dict().items():
+        t = tensor.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{t.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _onnx_runner(model: nn.Module, precision: str, setup: _Setup) -> Runner:
     x = setup.x
     size = (int(x.shape[-2]), int(x.shape[-1]))
-    fp32 = setup.workdir / f"{model_name(model)}_{size[0]}x{size[1]}_b{x.shape[0]}.onnx"
+    key = content_key(model, size, int(x.shape[0]), ONNX_OPSET)
+    fp32 = setup.workdir / f"{model_name(model)}_{size[0]}x{size[1]}_b{x.shape[0]}_{key}.onnx"
     if not fp32.is_file():
-        export_onnx(model, fp32, size, batch=x.shape[0], sidecar=False)
+        export_onnx(model, fp32, size, batch=x.shape[0], opset=ONNX_OPSET, sidecar=False)
     path = fp32
     if precision == "int8":
-        path = fp32.with_name(fp32.stem + "_int8.onnx")
+        calibration = _calibration(setup)
+        digest = hashlib.sha256(b"".join(a.tobytes() for a in calibration)).hexdigest()[:12]
+        path = fp32.with_name(f"{fp32.stem}_int8_{digest}.onnx")
         if not path.is_file():
-            quantize_onnx(fp32, path, _calibration(setup), per_channel=True)
+            quantize_onnx(fp32, path, calibration, per_channel=True)
     provider = "cuda" if x.device.type == "cuda" else "cpu"
     session = ort_session(path, threads=setup.threads, provider=provider)
 
@@ -369,6 +388,7 @@ def benchmark_model(
     with torch_threads(threads) as n_threads, contextlib.ExitStack() as stack:
         wd = Path(workdir) if workdir else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         wd.mkdir(parents=True, exist_ok=True)
+        remove_stale_temp_files(wd)  # killed writes of an earlier bench
         x = torch.randn(batch, 3, *input_size, generator=torch.Generator().manual_seed(0))
         setup = _Setup(x.to(device), n_threads, wd, calibration)
         results = _run_all(model.eval(), combos, setup, compare_inputs, runs, warmup, peak_gflops)

@@ -11,12 +11,15 @@ checks the artifact against PyTorch and only then renames it into place.
 
 from __future__ import annotations
 
+import glob
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from ffseg._io import STALE_AFTER_S, TEMP_SUFFIX
 from ffseg.deploy.export_common import (
     EXTRA_VERIFY_OFFSET,
     FORMAT_LABELS,
@@ -26,7 +29,13 @@ from ffseg.deploy.export_common import (
     SegmentationExportWrapper,
     compare_outputs,
 )
-from ffseg.deploy.export_onnx import EXPORT_DYNAMIC_RANGE, export_onnx
+from ffseg.deploy.export_onnx import (
+    EXPORT_DYNAMIC_RANGE,
+    MIN_OPSET,
+    check_opset,
+    export_onnx,
+    max_onnx_opset,
+)
 from ffseg.deploy.export_program import export_program
 from ffseg.deploy.export_torchscript import export_torchscript
 from ffseg.deploy.sidecar import sidecar_dict, write_sidecar
@@ -35,15 +44,19 @@ __all__ = [
     "EXPORT_DYNAMIC_RANGE",
     "EXPORT_FORMATS",
     "EXTRA_VERIFY_OFFSET",
+    "MIN_OPSET",
     "OUTPUT_KINDS",
     "ExportReport",
     "ExportVerificationError",
     "SegmentationExportWrapper",
+    "check_opset",
     "compare_outputs",
     "export_model",
     "export_onnx",
     "export_program",
     "export_torchscript",
+    "max_onnx_opset",
+    "remove_stale_temps",
     "sidecar_dict",
     "write_sidecar",
 ]
@@ -64,6 +77,30 @@ _FORMAT_OPTIONS = {
     ),
     "openvino": ("batch", "dynamic", "verify_images", "min_agreement", "sidecar"),
 }
+
+
+def remove_stale_temps(path: str | os.PathLike[str], older_than_s: float = STALE_AFTER_S) -> int:
+    """Delete the temp files killed writes of ``path`` left beside it (those of the artifact,
+    its sidecar and quantize's ``<stem>_fp32.onnx`` + sidecar), older than ``older_than_s``."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return 0
+    fp32 = path.with_name(f"{path.stem}_fp32.onnx")
+    names = {path.name, path.with_suffix(".json").name, fp32.name, fp32.with_suffix(".json").name}
+    removed, now = 0, time.time()
+    for name in names:  # atomic_write's temp names: .<name>.<random>.tmp
+        for tmp in path.parent.glob(f".{glob.escape(name)}.*{TEMP_SUFFIX}"):
+            try:
+                if (
+                    tmp.is_file()
+                    and not tmp.is_symlink()
+                    and now - tmp.stat().st_mtime > older_than_s
+                ):
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 def export_model(

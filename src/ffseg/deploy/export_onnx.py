@@ -31,7 +31,15 @@ from ffseg.deploy.model_info import (
 from ffseg.deploy.ort import ort_session
 from ffseg.deploy.sidecar import write_sidecar
 
-__all__ = ["EXPORT_DYNAMIC_RANGE", "FP16_MIN_AGREEMENT", "FP16_RTOL", "export_onnx"]
+__all__ = [
+    "EXPORT_DYNAMIC_RANGE",
+    "FP16_MIN_AGREEMENT",
+    "FP16_RTOL",
+    "MIN_OPSET",
+    "check_opset",
+    "export_onnx",
+    "max_onnx_opset",
+]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,43 @@ EXPORT_DYNAMIC_RANGE = {"batch": 64, "min": 32, "max": 8192}
 #: agreement (float16 rounding flips near-ties).
 FP16_RTOL = 1e-2
 FP16_MIN_AGREEMENT = 0.99
+
+
+#: The oldest ONNX opset ffseg exports (the resize and pooling operators it relies on).
+MIN_OPSET = 17
+
+
+def max_onnx_opset(dynamo: bool = True) -> int:
+    """The newest opset the installed exporter writes: the ``torch.export``-based one
+    (``dynamo``) or the TorchScript-based one, capped by what the installed ``onnx`` knows."""
+    from torch.onnx import _constants
+
+    top = _constants.ONNX_MAX_OPSET if dynamo else _constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+    try:
+        import onnx
+
+        top = min(top, onnx.defs.onnx_opset_version())
+    except ImportError:  # pragma: no cover - the export extra is checked before exporting
+        pass
+    return int(top)
+
+
+def check_opset(opset: int, dynamo: bool = True) -> None:
+    """Refuse an opset the installed exporter cannot write (instead of writing another)."""
+    top = max_onnx_opset(dynamo)
+    if not MIN_OPSET <= opset <= top:
+        which = "torch.export-based" if dynamo else "TorchScript-based (--legacy-exporter)"
+        raise ValueError(
+            f"--opset {opset} is outside what the installed {which} ONNX exporter writes "
+            f"({MIN_OPSET}-{top}); pass --opset between {MIN_OPSET} and {top}"
+        )
+
+
+def _written_opset(path: Path) -> int | None:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
 def _onnx_runner(path: Path, tmp: str) -> Callable[[torch.Tensor], np.ndarray]:
@@ -98,8 +143,7 @@ def export_onnx(
     Raises:
         ExportVerificationError: the exported graph does not reproduce PyTorch (nothing written).
     """
-    if opset < 17:
-        raise ValueError(f"opset must be >= 17, got {opset}")
+    check_opset(opset, dynamo)
     size = input_size_of(model, input_size)
     if dynamic and not supports_dynamic_shapes(model):
         raise ValueError(
@@ -198,3 +242,9 @@ def _onnx_export(
             torch.onnx.export(
                 wrapper, (example,), str(path), dynamo=False, dynamic_axes=axes, **names
             )
+    written = _written_opset(path)
+    if written != opset:
+        raise ValueError(
+            f"--opset {opset}: the installed exporter wrote opset {written} instead (it could not "
+            f"convert this model); pass --opset {written} or update torch and onnxscript"
+        )

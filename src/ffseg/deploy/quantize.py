@@ -8,11 +8,13 @@ before and after, on a labelled loader the caller builds.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import statistics
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,11 +34,52 @@ __all__ = [
     "find_boundary_convs",
     "quantize_and_compare",
     "quantize_onnx",
+    "remove_stale_scratch",
+    "scratch_dir",
 ]
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+#: Prefix of quantize's scratch folders in the system temp folder: ``ffseg-quantize-<pid>-*``.
+SCRATCH_PREFIX = "ffseg-quantize-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_scratch(root: str | os.PathLike[str] | None = None) -> int:
+    """Delete scratch folders that killed quantizations (their process is gone) left behind."""
+    root = Path(root or tempfile.gettempdir())
+    removed = 0
+    for folder in root.glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if folder.is_dir() and not folder.is_symlink() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A private scratch folder (``ffseg-quantize-<pid>-*`` in the system temp folder) that
+    also holds every temp file ONNX Runtime makes meanwhile; removed on exit, and by the next
+    quantization when this process was killed."""
+    remove_stale_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
+        previous = tempfile.tempdir
+        tempfile.tempdir = scratch  # ONNX Runtime's own temp folders land inside it
+        try:
+            yield Path(scratch)
+        finally:
+            tempfile.tempdir = previous
 
 
 class _Reader:
@@ -58,6 +101,18 @@ def find_boundary_convs(path: str | os.PathLike[str]) -> tuple[str | None, str |
     graph = onnx.load(str(path), load_external_data=False).graph
     convs = [node.name for node in graph.node if node.op_type == "Conv"]
     return (convs[0], convs[-1]) if convs else (None, None)
+
+
+def _private_copy(path: Path, target: Path) -> Path:
+    """``path`` copied to ``target`` as one file (external data, if any, embedded)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+    if not external:
+        return Path(shutil.copyfile(path, target))
+    onnx.save(onnx.load(str(path)), str(target))
+    return target
 
 
 def quantize_onnx(
@@ -102,13 +157,15 @@ def quantize_onnx(
     exclude = [n for n, flag in ((first, exclude_first_conv), (last, exclude_classifier)) if flag]
     import onnx
 
-    with tempfile.TemporaryDirectory(prefix="ffseg-quantize-") as scratch:
-        prepped = Path(scratch) / "prepped.onnx"
+    with scratch_dir() as scratch:
+        # work on a copy: ONNX Runtime writes ``<input>-inferred.onnx`` next to its input
+        source = _private_copy(fp32_path, scratch / "input.onnx")
+        prepped = scratch / "prepped.onnx"
         try:
-            quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
+            quant_pre_process(str(source), str(prepped), skip_symbolic_shape=True)
         except Exception as exc:  # pre-processing is an optimisation; quantize the raw graph
             log.warning("onnxruntime quant_pre_process failed (%s); quantizing as is", exc)
-            prepped = fp32_path
+            prepped = source
         input_name = onnx.load(str(prepped), load_external_data=False).graph.input[0].name
         atomic_write(
             int8_path,

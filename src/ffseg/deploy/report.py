@@ -15,7 +15,14 @@ from ffseg._io import atomic_write, atomic_write_text
 from ffseg.deploy.bench import BenchResult
 from ffseg.models import get_pretrained_cfg
 
-__all__ = ["miou_label", "miou_table", "pareto_plot", "results_markdown", "write_results"]
+__all__ = [
+    "RESULT_SUFFIXES",
+    "miou_label",
+    "miou_table",
+    "pareto_plot",
+    "results_markdown",
+    "write_results",
+]
 
 _COLUMNS = [f.name for f in fields(BenchResult)]
 _HEADER = [
@@ -62,6 +69,10 @@ def _csv(results: Sequence[BenchResult]) -> str:
     for r in results:
         writer.writerow(r.to_dict())
     return buf.getvalue()
+
+
+#: The results file formats :func:`write_results` writes, by suffix.
+RESULT_SUFFIXES = (".csv", ".json", ".md")
 
 
 def write_results(

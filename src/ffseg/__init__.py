@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ffseg.engine.evaluate import InferenceSpec, evaluate
     from ffseg.engine.train import FitResult, fit
     from ffseg.inference import Segmenter, SegResult
+    from ffseg.inference.results import Predictor, load
     from ffseg.metrics import ConfusionMatrix
     from ffseg.models import (
         AuxOutput,
@@ -45,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "fit": "ffseg.engine.train",
     "Segmenter": "ffseg.inference",
     "SegResult": "ffseg.inference",
+    "Predictor": "ffseg.inference.results",
+    "load": "ffseg.inference.results",
     "ConfusionMatrix": "ffseg.metrics",
     "AuxOutput": "ffseg.models",
     "PretrainedCfg": "ffseg.models",
@@ -65,6 +68,7 @@ __all__ = [
     "FitResult",
     "InferenceSpec",
     "OnnxModel",
+    "Predictor",
     "PretrainedCfg",
     "SegOutput",
     "SegResult",
@@ -76,6 +80,7 @@ __all__ = [
     "fit",
     "is_model",
     "list_models",
+    "load",
     "load_config",
     "load_model",
     "load_pretrained",

@@ -51,6 +51,7 @@ VERBS: dict[str, str] = {
     "export": "deploy",
     "quantize": "deploy",
     "predict": "predict",
+    "serve": "serve",
     "tune": "tune",
 }
 

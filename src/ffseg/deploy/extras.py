@@ -21,6 +21,9 @@ EXTRA_MODULES: dict[str, str] = {
     "optuna": "tune",
     "tensorboard": "log",
     "segmentation_models_pytorch": "smp",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "httpx": "serve",
 }
 
 

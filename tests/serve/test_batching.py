@@ -77,3 +77,30 @@ def test_full_queue_refuses_at_once_and_a_failed_batch_fails_only_its_items() ->
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         DynamicBatcher(lambda items: items, max_batch=0)
+
+
+def test_a_batch_waits_for_announced_items_only() -> None:
+    calls: list[list[int]] = []
+
+    def run(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        return items
+
+    async def main() -> float:
+        batcher = DynamicBatcher(run, max_batch=4, max_wait_ms=2000, queue_size=8)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        assert await batcher.submit(0) == 0  # nothing announced: runs at once
+        alone = loop.time() - start
+
+        async def late(item: int) -> int:
+            with batcher.incoming():  # still being read: the batch waits for it
+                await asyncio.sleep(0.1)
+            return await batcher.submit(item)
+
+        assert await asyncio.gather(batcher.submit(1), late(2)) == [1, 2]
+        await batcher.close()
+        return alone
+
+    assert asyncio.run(main()) < 1.0
+    assert calls == [[0], [1, 2]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from dataclasses import asdict
 
 from ffseg.cli._args import add_device_args, add_precision_arg, device_from_args
@@ -24,7 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000, help="TCP port")
     p.add_argument("--max-batch", type=int, default=8, help="most images per batch (1: off)")
     p.add_argument(
-        "--max-wait-ms", type=float, default=5.0, help="how long a batch waits to fill up"
+        "--max-wait-ms",
+        type=float,
+        default=20.0,
+        help="how long a batch may wait for requests still being read (none: it starts at once)",
     )
     p.add_argument("--queue-size", type=int, default=64, help="requests waiting before 503 answers")
     p.add_argument(
@@ -49,7 +53,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ffseg.inference.results import load
-    from ffseg.serve.app import ENV_CONFIG, ServeConfig, create_app
+    from ffseg.serve.app import ENV_CONFIG, SWITCH_INTERVAL_S, ServeConfig, create_app
 
     if args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers}")
@@ -67,6 +71,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "precision": args.precision,
         "threads": args.threads,
     }
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     with torch_threads(args.threads):
         predictor = load(args.MODEL, **options)  # fails here, before the port is taken
         print(

@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
@@ -36,7 +37,15 @@ from ffseg.inference.results import Predictor, load
 from ffseg.inference.segmenter import SegResult
 from ffseg.serve.batching import DynamicBatcher, QueueFullError
 
-__all__ = ["ENV_CONFIG", "FORMATS", "IMAGE_TYPES", "ServeConfig", "app_from_env", "create_app"]
+__all__ = [
+    "ENV_CONFIG",
+    "FORMATS",
+    "IMAGE_TYPES",
+    "SWITCH_INTERVAL_S",
+    "ServeConfig",
+    "app_from_env",
+    "create_app",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,10 @@ IMAGE_TYPES = {
     "application/octet-stream",
     "",
 }
+#: Python's thread switch interval in a server process (default 5 ms): the model's thread
+#: hands the interpreter to the request handlers often, so requests keep flowing into the queue
+#: while a batch runs.
+SWITCH_INTERVAL_S = 0.0005
 #: Environment variable through which ``ffseg serve --workers N`` hands its settings to each
 #: worker process (uvicorn starts them with :func:`app_from_env`).
 ENV_CONFIG = "FFSEG_SERVE_CONFIG"
@@ -64,7 +77,7 @@ class ServeConfig:
     """Server limits: batching, queue, request size, pixels, timeout (seconds)."""
 
     max_batch: int = 8
-    max_wait_ms: float = 5.0
+    max_wait_ms: float = 20.0
     queue_size: int = 64
     max_bytes: int = 16 * 2**20
     max_pixels: int = 4096 * 4096
@@ -227,7 +240,13 @@ def create_app(predictor: Predictor, config: ServeConfig | None = None) -> FastA
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "queued": batcher.waiting, "queue_size": config.queue_size}
+        return {
+            "status": "ok",
+            "queued": batcher.waiting,
+            "queue_size": config.queue_size,
+            "batches": batcher.batches,
+            "images": batcher.items,
+        }
 
     @app.get("/model")
     async def model() -> dict[str, Any]:
@@ -236,8 +255,9 @@ def create_app(predictor: Predictor, config: ServeConfig | None = None) -> FastA
     @app.post("/predict")
     async def predict(request: Request) -> Response:
         fmt, alpha = _params(request)
-        data = await _image_bytes(request, config.max_bytes)
-        image = await asyncio.to_thread(decode_image, data, config.max_pixels)
+        with batcher.incoming():
+            data = await _image_bytes(request, config.max_bytes)
+            image = await asyncio.to_thread(decode_image, data, config.max_pixels)
         try:
             result = await asyncio.wait_for(batcher.submit(image), config.timeout)
         except QueueFullError as exc:
@@ -256,6 +276,7 @@ def create_app(predictor: Predictor, config: ServeConfig | None = None) -> FastA
 def app_from_env() -> FastAPI:
     """The app of one worker process of ``ffseg serve --workers N`` (settings in :data:`ENV_CONFIG`)."""
     settings = json.loads(os.environ[ENV_CONFIG])
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     threads = settings.get("load", {}).get("threads")
     if threads:
         torch.set_num_threads(int(threads))

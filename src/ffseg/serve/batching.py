@@ -1,8 +1,10 @@
 """Dynamic batching: requests that arrive close together run as one batch.
 
 :class:`DynamicBatcher` holds a bounded queue. A request waits in it until the running batch
-ends; the next batch takes up to ``max_batch`` waiting requests, waiting at most ``max_wait_ms``
-after the first for more to arrive. Items are grouped by a key (the image size: only images
+ends; the next batch takes up to ``max_batch`` waiting requests. While other requests are still
+being read or decoded (:meth:`DynamicBatcher.incoming`), it waits for them, at most
+``max_wait_ms`` after the first; with none on the way it starts at once, so a lone request
+never waits. Items are grouped by a key (the image size: only images
 of one size stack into a batch). A full queue refuses at once (:class:`QueueFullError`, an
 HTTP 503) instead of letting latency grow without bound. The batch function runs in a worker
 thread, so the event loop keeps accepting and refusing requests meanwhile.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Generic, TypeVar
 
 __all__ = ["DynamicBatcher", "QueueFullError"]
@@ -35,7 +37,8 @@ class DynamicBatcher(Generic[T, R]):
         fn: called in a worker thread with a list of items sharing one ``key``; returns one
             result per item, in order. An exception fails every request of that batch only.
         max_batch: most items per call (1: no batching).
-        max_wait_ms: how long the first item of a batch waits for others to join.
+        max_wait_ms: how long the first item of a batch may wait for announced items
+            (:meth:`incoming`) to join.
         queue_size: most items waiting; :meth:`submit` raises :class:`QueueFullError` beyond.
         key: items with equal keys may share a batch (default: all).
     """
@@ -58,14 +61,28 @@ class DynamicBatcher(Generic[T, R]):
         self.max_batch, self.max_wait = max_batch, max_wait_ms / 1000.0
         self.queue_size = queue_size
         self._pending: list[tuple[T, asyncio.Future[R]]] = []
+        self._incoming = 0  # requests being read or decoded that will submit soon
         self._arrived: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        self.batches = 0  # calls of fn so far (for tests and logs)
+        self.batches = 0  # calls of fn so far
+        self.items = 0  # items those calls ran
 
     @property
     def waiting(self) -> int:
         """Items in the queue (not counting the running batch)."""
         return len(self._pending)
+
+    @contextlib.contextmanager
+    def incoming(self) -> Iterator[None]:
+        """Mark a request that will :meth:`submit` once read and decoded: a batch waits for
+        it (up to ``max_wait_ms``); with none on the way a batch starts at once."""
+        self._incoming += 1
+        try:
+            yield
+        finally:
+            self._incoming -= 1
+            if self._arrived is not None:
+                self._arrived.set()
 
     def _start(self) -> asyncio.Event:
         if self._task is None or self._task.done():
@@ -107,7 +124,11 @@ class DynamicBatcher(Generic[T, R]):
                 self._arrived.clear()
                 await self._arrived.wait()
             deadline = loop.time() + self.max_wait
-            while len(self._pending) < self.max_batch and (left := deadline - loop.time()) > 0:
+            while (
+                len(self._pending) < self.max_batch
+                and self._incoming > 0
+                and (left := deadline - loop.time()) > 0
+            ):
                 self._arrived.clear()
                 try:
                     await asyncio.wait_for(self._arrived.wait(), left)
@@ -119,6 +140,7 @@ class DynamicBatcher(Generic[T, R]):
 
     async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         self.batches += 1
+        self.items += len(batch)
         try:
             results = await asyncio.to_thread(self.fn, [item for item, _ in batch])
             if len(results) != len(batch):

@@ -144,6 +144,14 @@ def test_bad_sources_and_paths_name_the_problem(predictor: Predictor, tmp_path: 
     pytest.importorskip("av")
     with pytest.raises(ValueError, match=r"cannot open stream rtsp://127\.0\.0\.1:9/none"):
         predictor.predict("rtsp://127.0.0.1:9/none")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="cannot decode image"):
+        predictor.predict(tmp_path / "broken.png")
+    skipped: list[Path] = []
+    results = predictor.predict(
+        [tmp_path / "broken.png", _image()], on_bad=lambda p, e: skipped.append(p)
+    )
+    assert skipped == [tmp_path / "broken.png"] and [r.name for r in results] == ["image"]
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no images or videos"):
         predictor.predict(tmp_path / "empty")

@@ -22,7 +22,7 @@ from ffseg.deploy.model_info import input_size_of, model_name
 from ffseg.deploy.ort import OnnxModel
 from ffseg.engine.precision import resolve_precision
 from ffseg.inference.segmenter import Segmenter, SegResult
-from ffseg.inference.sources import Source, iter_source, same_size_batches
+from ffseg.inference.sources import OnBad, Source, iter_source, same_size_batches
 from ffseg.models import load_model
 
 __all__ = ["CHECKPOINT_SUFFIXES", "Predictor", "load", "load_segmenter"]
@@ -121,23 +121,32 @@ class Predictor:
             result.name = name
         return results
 
-    def _stream(self, source: Source, batch: int, probs: bool) -> Iterator[SegResult]:
-        for group in same_size_batches(iter_source(source), max(1, int(batch))):
+    def _stream(
+        self, source: Source, batch: int, probs: bool, on_bad: OnBad | None
+    ) -> Iterator[SegResult]:
+        for group in same_size_batches(iter_source(source, on_bad), max(1, int(batch))):
             names = [name for name, _ in group]
             yield from self.predict_images([image for _, image in group], probs, names)
 
     def predict(
-        self, source: Source, *, stream: bool = False, batch: int = 1, probs: bool = False
+        self,
+        source: Source,
+        *,
+        stream: bool = False,
+        batch: int = 1,
+        probs: bool = False,
+        on_bad: OnBad | None = None,
     ) -> list[SegResult] | Iterator[SegResult]:
         """Segment ``source`` (see :func:`~ffseg.inference.sources.iter_source`).
 
         ``batch``: consecutive images of one size run together, up to this many. ``stream``:
         return a generator that decodes and predicts one batch at a time (needed for long videos
-        and live streams, which would not fit in memory as a list).
+        and live streams, which would not fit in memory as a list). ``on_bad(path, error)``:
+        skip undecodable image files, reporting each (default: raise naming the file).
         """
         if int(batch) < 1:
             raise ValueError(f"batch must be at least 1, got {batch}")
-        results = self._stream(source, batch, probs)
+        results = self._stream(source, batch, probs, on_bad)
         return results if stream else list(results)
 
     __call__ = predict

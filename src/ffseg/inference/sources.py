@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -24,7 +24,7 @@ from ffseg.inference.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 from ffseg.inference.images import load_image
 from ffseg.inference.video import iter_video_frames
 
-__all__ = ["STREAM_SCHEMES", "Source", "iter_source", "same_size_batches"]
+__all__ = ["STREAM_SCHEMES", "OnBad", "Source", "iter_source", "same_size_batches"]
 
 #: URL schemes read as live streams through PyAV / FFmpeg.
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
@@ -35,6 +35,8 @@ Source: TypeAlias = (
 )
 
 Item = tuple[str, np.ndarray]
+#: Called with each undecodable image file and its error, which is then skipped.
+OnBad = Callable[[Path, Exception], None]
 
 
 def _is_url(text: str) -> bool:
@@ -76,7 +78,7 @@ def _numbered(prefix: str, frames: Iterable[np.ndarray]) -> Iterator[Item]:
         yield f"{prefix}_{i:06d}", frame
 
 
-def _path_items(path: Path) -> Iterator[Item]:
+def _path_items(path: Path, on_bad: OnBad | None) -> Iterator[Item]:
     suffix = path.suffix.lower()
     if path.is_dir():
         files = sorted(
@@ -88,12 +90,19 @@ def _path_items(path: Path) -> Iterator[Item]:
                 f"in {path}"
             )
         for file in files:
-            yield from _path_items(file)
+            yield from _path_items(file, on_bad)
     elif suffix in VIDEO_SUFFIXES:
         require_extra("video", "av", purpose=f"reading the video {path}")
         yield from _numbered(path.stem, iter_video_frames(path))
     else:
-        yield path.stem, load_image(path)
+        try:
+            image = load_image(path)
+        except ValueError as exc:
+            if on_bad is None:
+                raise
+            on_bad(path, exc)
+            return
+        yield path.stem, image
 
 
 def _array_items(source: np.ndarray | torch.Tensor) -> Iterator[Item]:
@@ -103,12 +112,13 @@ def _array_items(source: np.ndarray | torch.Tensor) -> Iterator[Item]:
         yield (f"image_{i:06d}" if batched else "image"), load_image(image)
 
 
-def iter_source(source: Source) -> Iterator[Item]:
+def iter_source(source: Source, on_bad: OnBad | None = None) -> Iterator[Item]:
     """``(name, RGB uint8 (H, W, 3) image)`` for every image of ``source``.
 
     Names: a file's stem; ``<stem>_<frame>`` for video frames; ``webcam<i>_<frame>`` and
     ``stream_<frame>`` for live sources; ``image`` / ``image_<i>`` for arrays and tensors.
-    Raises ``FileNotFoundError`` / ``ValueError`` naming the source it cannot read.
+    Raises ``FileNotFoundError`` / ``ValueError`` naming the source it cannot read; with
+    ``on_bad``, an undecodable image file is reported to it and skipped instead.
     """
     if isinstance(source, bool):
         raise TypeError(f"unsupported source {source!r}")
@@ -126,20 +136,20 @@ def iter_source(source: Source) -> Iterator[Item]:
             return
         path = Path(text).expanduser()
         if path.exists():
-            yield from _path_items(path)
+            yield from _path_items(path, on_bad)
         elif glob.has_magic(text):
             matches = sorted(glob.glob(os.path.expanduser(text), recursive=True))
             if not matches:
                 raise FileNotFoundError(f"no file matches the pattern {text!r}")
             for match in matches:
-                yield from _path_items(Path(match))
+                yield from _path_items(Path(match), on_bad)
         else:
             raise FileNotFoundError(
                 f"source {text} does not exist (pass an image, folder, video, glob or URL)"
             )
     elif isinstance(source, (list, tuple)):
         for item in source:
-            yield from iter_source(item)
+            yield from iter_source(item, on_bad)
     else:
         raise TypeError(
             f"unsupported source of type {type(source).__name__}; pass a path, folder, glob, "

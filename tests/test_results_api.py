@@ -166,3 +166,20 @@ def test_load_refuses_what_it_cannot_load(tmp_path: Path) -> None:
     (tmp_path / "weights.pth").write_bytes(b"")
     with pytest.raises(ValueError, match="needs its architecture"):
         ffseg.load(tmp_path / "weights.pth")
+
+
+@pytest.mark.slow
+def test_onnx_export_loads_and_serves_the_same_masks(
+    predictor: Predictor, model_dir: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnxruntime")
+    from ffseg.deploy.export import export_onnx
+
+    path = tmp_path / "fssnet.onnx"
+    export_onnx(ffseg.load_model(model_dir).eval(), path, (32, 48), dynamo=False)
+    onnx = ffseg.load(path, threads=1)
+    assert onnx.backend == "onnxruntime" and onnx.info()["input_size"] == [32, 48]
+    image = _image()
+    (result,) = onnx.predict(image)
+    agreement = (result.mask == predictor.predict(image)[0].mask).float().mean().item()
+    assert result.mask.shape == (32, 48) and agreement > 0.99

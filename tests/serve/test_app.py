@@ -217,3 +217,13 @@ def test_bad_server_settings_are_refused() -> None:
         ServeConfig(max_batch=0)
     with pytest.raises(ValueError, match="timeout"):
         ServeConfig(timeout=0)
+
+
+def test_truncated_png_is_422_and_gif_is_an_image(client: TestClient) -> None:
+    data = _png(_image())
+    truncated = client.post("/predict", content=data[: len(data) // 2])
+    assert truncated.status_code == 422 and "cannot decode the image" in truncated.json()["detail"]
+    buffer = io.BytesIO()
+    Image.fromarray(_image()).save(buffer, format="GIF")
+    gif = client.post("/predict", content=buffer.getvalue(), headers={"content-type": "image/gif"})
+    assert gif.status_code == 200 and _decode(gif.content).size == (48, 32)

@@ -60,6 +60,7 @@ IMAGE_TYPES = {
     "image/bmp",
     "image/x-ms-bmp",
     "image/tiff",
+    "image/gif",
     "application/octet-stream",
     "",
 }

@@ -32,3 +32,19 @@ def test_bad_settings_are_refused(
 ) -> None:
     assert main(["serve", str(model_dir), flag, value]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_inference_flags_reach_the_segmenter(model_dir: Path) -> None:
+    from ffseg.cli import build_parser
+    from ffseg.cli._args import segmenter_options
+    from ffseg.inference.results import load
+
+    args = build_parser("serve").parse_args(
+        ["serve", str(model_dir), "--mode", "slide", "--input-size", "32", "32", "--scales",
+         "0.75,1.0", "--flip", "--resize", "48", "64"]
+    )  # fmt: skip
+    options = segmenter_options(args)
+    assert options["size"] == (48, 64) and options["crop_size"] == (32, 32)
+    segmenter = load(model_dir, **options).segmenter
+    assert segmenter.spec.scales == (0.75, 1.0) and segmenter.spec.flip
+    assert segmenter.size == (48, 64) and segmenter.spec.mode == "slide"

@@ -8,7 +8,13 @@ import os
 import sys
 from dataclasses import asdict
 
-from ffseg.cli._args import add_device_args, add_precision_arg, device_from_args
+from ffseg.cli._args import (
+    add_device_args,
+    add_inference_args,
+    add_precision_arg,
+    device_from_args,
+    segmenter_options,
+)
 from ffseg.deploy.extras import require_extra
 from ffseg.deploy.runtime import torch_threads
 
@@ -43,6 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--workers", type=int, default=1, help="server processes, each with its own model"
     )
+    add_inference_args(
+        p,
+        "network input size: the window with --mode slide (default: the model's native size); "
+        "with --mode whole images are resized to it (default: their own size)",
+    )
+    p.add_argument(
+        "--resize",
+        nargs=2,
+        type=int,
+        metavar=("H", "W"),
+        help="resize every image to H W first, in any mode (default: no resize)",
+    )
     add_device_args(p)
     add_precision_arg(p)
     p.set_defaults(func=run_serve)
@@ -70,6 +88,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "device": str(device_from_args(args)),
         "precision": args.precision,
         "threads": args.threads,
+        **segmenter_options(args),
     }
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     with torch_threads(args.threads):

@@ -281,5 +281,9 @@ def app_from_env() -> FastAPI:
     threads = settings.get("load", {}).get("threads")
     if threads:
         torch.set_num_threads(int(threads))
-    predictor = load(settings["model"], **settings.get("load", {}))
+    options = {  # JSON turned the tuples (scales, sizes) into lists
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in settings.get("load", {}).items()
+    }
+    predictor = load(settings["model"], **options)
     return create_app(predictor, ServeConfig(**settings.get("serve", {})))

@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "ffseg.deploy": 5,
     "ffseg.inference": 6,
     "ffseg.tune": 7,
+    "ffseg.serve": 7,
     "ffseg.cli": 8,
     "ffseg.__main__": 9,
     "ffseg": 9,  # the facade (ffseg/__init__.py)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ffseg.engine.train import FitResult, fit
     from ffseg.inference import Segmenter, SegResult
     from ffseg.inference.ray_predict import predict_dataset
+    from ffseg.inference.results import Predictor, load
     from ffseg.metrics import ConfusionMatrix
     from ffseg.models import (
         AuxOutput,
@@ -47,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "Segmenter": "ffseg.inference",
     "SegResult": "ffseg.inference",
     "predict_dataset": "ffseg.inference.ray_predict",
+    "Predictor": "ffseg.inference.results",
+    "load": "ffseg.inference.results",
     "ConfusionMatrix": "ffseg.metrics",
     "AuxOutput": "ffseg.models",
     "PretrainedCfg": "ffseg.models",
@@ -67,6 +70,7 @@ __all__ = [
     "FitResult",
     "InferenceSpec",
     "OnnxModel",
+    "Predictor",
     "PretrainedCfg",
     "SegOutput",
     "SegResult",
@@ -78,6 +82,7 @@ __all__ = [
     "fit",
     "is_model",
     "list_models",
+    "load",
     "load_config",
     "load_model",
     "load_pretrained",

@@ -18,6 +18,7 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "Palette",
+    "class_names_for",
     "generate_palette",
     "get_palette",
     "imagenet_classes",
@@ -109,3 +110,16 @@ def palette_for(cfg: Any, num_classes: int | None = None) -> list[tuple[int, int
     if known is not None and len(known[1]) == n:
         return list(known[1])
     return list(generate_palette(n))
+
+
+def class_names_for(cfg: Any, num_classes: int | None = None) -> list[str]:
+    """The class names of a ``pretrained_cfg``-like object: its own ``classes`` if they are the
+    right number, else its dataset's (if the class count fits), else ``"class_<i>"``."""
+    n = int(num_classes if num_classes is not None else getattr(cfg, "num_classes", 0) or 0)
+    own = getattr(cfg, "classes", None)
+    if own and len(own) == n:
+        return [str(c) for c in own]
+    known = DATASET_CLASSES.get(str(getattr(cfg, "dataset", "") or "").lower())
+    if known is not None and len(known[0]) == n:
+        return list(known[0])
+    return [f"class_{i}" for i in range(n)]

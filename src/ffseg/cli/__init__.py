@@ -52,6 +52,7 @@ VERBS: dict[str, str] = {
     "export": "deploy",
     "quantize": "deploy",
     "predict": "predict",
+    "serve": "serve",
     "tune": "tune",
 }
 

@@ -52,6 +52,7 @@ __all__ = [
     "refuse_inside",
     "scale_list",
     "scales_from_args",
+    "segmenter_options",
 ]
 
 
@@ -305,6 +306,21 @@ def _as_tuple(item: Any) -> tuple[Any, ...]:
         return scale_list(str(item))
     except argparse.ArgumentTypeError as exc:
         raise ValueError(f"--scales {item}: {exc}") from None
+
+
+def segmenter_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Segmenter`` keyword arguments from :func:`add_inference_args` flags and ``--resize``:
+    ``--input-size`` is the window with ``--mode slide``, else the resize (unless ``--resize``)."""
+    slide = args.mode == "slide"
+    resize = getattr(args, "resize", None) or (None if slide else args.input_size)
+    return {
+        "mode": args.mode,
+        "scales": scales_from_args(args),
+        "flip": args.flip,
+        "stride": tuple(args.stride) if slide and args.stride else None,
+        "crop_size": tuple(args.input_size) if slide and args.input_size else None,
+        "size": tuple(resize) if resize else None,
+    }
 
 
 def add_set_arg(p: argparse.ArgumentParser, what: str = "") -> None:

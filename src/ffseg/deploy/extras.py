@@ -25,6 +25,9 @@ EXTRA_MODULES: dict[str, str] = {
     "ray": "ray",
     "tensorboard": "log",
     "segmentation_models_pytorch": "smp",
+    "fastapi": "serve",
+    "uvicorn": "serve",
+    "httpx": "serve",
 }
 
 

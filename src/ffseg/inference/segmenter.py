@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from ffseg.classes import Palette, palette_for
+from ffseg.classes import Palette, class_names_for, palette_for
 from ffseg.deploy.fuse import prepare_for_inference
 from ffseg.deploy.model_info import check_input_size, input_size_of
 from ffseg.deploy.ort import OnnxModel
@@ -33,13 +33,19 @@ __all__ = ["SegResult", "Segmenter"]
 
 @dataclass
 class SegResult:
-    """One prediction: ``mask`` ``(H, W)`` int64 at the input size, optional ``probs``."""
+    """One prediction: ``mask`` ``(H, W)`` int64 at the input size, optional ``probs``.
+
+    ``name`` says where the image came from (a file's stem, ``<video>_<frame>``); ``classes``
+    names the mask's values (default ``"class_<i>"``).
+    """
 
     mask: torch.Tensor
     image: np.ndarray
     palette: Palette
     probs: torch.Tensor | None = None
     latency_ms: float = 0.0
+    name: str = ""
+    classes: Sequence[str] = ()
 
     def colorize(self) -> Image.Image:
         """The colour mask."""
@@ -48,6 +54,18 @@ class SegResult:
     def overlay(self, alpha: float = 0.5) -> Image.Image:
         """The input image blended with the colour mask."""
         return overlay(self.image, self.mask, self.palette, alpha)
+
+    def plot(self, alpha: float = 0.5) -> Image.Image:
+        """The overlay (:meth:`overlay`), under the name other libraries use."""
+        return self.overlay(alpha)
+
+    def areas(self) -> dict[str, float]:
+        """The fraction of the image's pixels per class present, by class name."""
+        counts = torch.bincount(self.mask.flatten(), minlength=len(self.palette))
+        total = max(1, self.mask.numel())
+        names = list(self.classes) or [f"class_{i}" for i in range(len(counts))]
+        names += [f"class_{i}" for i in range(len(names), len(counts))]
+        return {names[i]: int(c) / total for i, c in enumerate(counts.tolist()) if c}
 
     def save(self, path: str | os.PathLike[str], kind: str = "mask") -> Path:
         """Write ``"mask"`` (label PNG), ``"color"`` or ``"overlay"`` atomically."""
@@ -112,6 +130,7 @@ class Segmenter:
         self.mean = torch.tensor(cfg.mean).view(1, 3, 1, 1) * 255.0
         self.std = torch.tensor(cfg.std).view(1, 3, 1, 1) * 255.0
         self.palette = list(palette if palette is not None else palette_for(cfg))
+        self.classes = class_names_for(cfg, len(self.palette))
 
     @classmethod
     def from_onnx(cls, path: str | os.PathLike[str], **kwargs: Any) -> Segmenter:
@@ -143,7 +162,12 @@ class Segmenter:
         latency = (time.perf_counter() - start) * 1000.0 / len(batch)
         return [
             SegResult(
-                masks[i], images[i], self.palette, probs[i] if return_probs else None, latency
+                masks[i],
+                images[i],
+                self.palette,
+                probs[i] if return_probs else None,
+                latency,
+                classes=self.classes,
             )
             for i in range(len(batch))
         ]

@@ -45,6 +45,7 @@ __all__ = [
     "image_source",
     "int_in",
     "model_from_args",
+    "nonneg_float",
     "nonneg_int",
     "positive_float",
     "positive_int",
@@ -104,6 +105,14 @@ def positive_float(text: str) -> float:
     value = finite_float(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not above 0; pass a positive number, e.g. 1.0")
+    return value
+
+
+def nonneg_float(text: str) -> float:
+    """An argparse ``type``: a finite number >= 0."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is below 0; pass 0 or a positive number, e.g. 0")
     return value
 
 

@@ -13,6 +13,10 @@ from ffseg.cli._args import (
     add_inference_args,
     add_precision_arg,
     device_from_args,
+    int_in,
+    nonneg_float,
+    positive_float,
+    positive_int,
     segmenter_options,
 )
 from ffseg.deploy.extras import require_extra
@@ -28,26 +32,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="the architecture of a bare checkpoint file MODEL")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all)")
-    p.add_argument("--port", type=int, default=8000, help="TCP port")
-    p.add_argument("--max-batch", type=int, default=8, help="most images per batch (1: off)")
+    p.add_argument("--port", type=int_in(1, 65535), default=8000, help="TCP port")
+    p.add_argument(
+        "--max-batch", type=positive_int, default=8, help="most images per batch (1: off)"
+    )
     p.add_argument(
         "--max-wait-ms",
-        type=float,
+        type=nonneg_float,
         default=20.0,
         help="how long a batch may wait for requests still being read (none: it starts at once)",
     )
-    p.add_argument("--queue-size", type=int, default=64, help="requests waiting before 503 answers")
     p.add_argument(
-        "--max-bytes", type=int, default=16 * 2**20, help="largest request body (413 beyond)"
+        "--queue-size", type=positive_int, default=64, help="requests waiting before 503 answers"
     )
     p.add_argument(
-        "--max-pixels", type=int, default=4096 * 4096, help="largest image in pixels (413 beyond)"
+        "--max-bytes",
+        type=positive_int,
+        default=16 * 2**20,
+        help="largest request body (413 beyond)",
     )
     p.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds a prediction may take (504 beyond)"
+        "--max-pixels",
+        type=positive_int,
+        default=4096 * 4096,
+        help="largest image in pixels (413 beyond)",
     )
     p.add_argument(
-        "--workers", type=int, default=1, help="server processes, each with its own model"
+        "--timeout",
+        type=positive_float,
+        default=30.0,
+        help="seconds a prediction may take (504 beyond)",
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=1, help="server processes, each with its own model"
     )
     add_inference_args(
         p,
@@ -57,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--resize",
         nargs=2,
-        type=int,
+        type=positive_int,
         metavar=("H", "W"),
         help="resize every image to H W first, in any mode (default: no resize)",
     )
@@ -73,8 +90,6 @@ def run_serve(args: argparse.Namespace) -> int:
     from ffseg.inference.results import load
     from ffseg.serve.app import ENV_CONFIG, SWITCH_INTERVAL_S, ServeConfig, create_app
 
-    if args.workers < 1:
-        raise ValueError(f"--workers must be at least 1, got {args.workers}")
     config = ServeConfig(
         max_batch=args.max_batch,
         max_wait_ms=args.max_wait_ms,

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ffseg._io import atomic_write_text
+from ffseg._io import atomic_write_text, check_no_symlinks
 from ffseg.config import Config, save_config
 
 __all__ = ["CONFIG", "SUMMARY", "TENSORBOARD", "RunLogger"]
@@ -51,7 +51,7 @@ class RunLogger:
         save_config(cfg, run_dir / CONFIG)
         log.info("run folder: %s", run_dir)
         if cfg.log.tensorboard:
-            self.writer = _tensorboard(run_dir / TENSORBOARD, purge_step)
+            self.writer = _tensorboard(check_no_symlinks(run_dir, TENSORBOARD), purge_step)
 
     def __enter__(self) -> RunLogger:
         return self

@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg._io import remove_stale_temp_files
+from ffseg._io import check_no_symlinks, remove_stale_temp_files
 from ffseg.config import (
     Config,
     config_to_dict,
@@ -57,9 +57,10 @@ from ffseg.engine.distributed import (
     world_size,
 )
 from ffseg.engine.ema import ModelEMA
-from ffseg.engine.logger import RunLogger
+from ffseg.engine.logger import TENSORBOARD, RunLogger
+from ffseg.engine.overlays import OVERLAY_DIR
 from ffseg.engine.precision import resolve_precision
-from ffseg.engine.runfolder import RunLock, claim_run_dir
+from ffseg.engine.runfolder import RunLock, claim_run_dir, discard_unstarted
 from ffseg.engine.setup import (
     build_training,
     class_uniform_share,
@@ -358,9 +359,13 @@ def fit(
         if run_dir is None:
             name = claim_run_dir(cfg.train.output_dir, cfg.train.name) if main else None
             run_dir = Path(from_rank0(str(name)))
+            if main:
+                cleanup.push(discard_unstarted(run_dir, CHECKPOINT))
             cleanup.enter_context(RunLock(run_dir, enabled=main))
         if main:
-            remove_stale_temp_files(run_dir)
+            for folder in (TENSORBOARD, OVERLAY_DIR):  # refused before any step is spent
+                check_no_symlinks(run_dir, folder)
+            remove_stale_temp_files(run_dir, recursive=True)
         logger = RunLogger(run_dir, cfg, enabled=main, purge_step=state.iteration or None)
         cleanup.enter_context(logger)
         model_config = run_model_config(model, cfg, data)

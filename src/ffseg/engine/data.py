@@ -24,7 +24,14 @@ from ffseg.data.samplers import DistributedEvalSampler, SkipSampler
 from ffseg.data.views import SeededSamples, Transformed
 from ffseg.engine.distributed import DistInfo
 
-__all__ = ["TrainData", "build_data", "iters_per_epoch", "train_loader", "val_loader"]
+__all__ = [
+    "TrainData",
+    "build_data",
+    "iters_per_epoch",
+    "train_loader",
+    "val_loader",
+    "worker_error_cause",
+]
 
 
 @dataclass(frozen=True)
@@ -135,3 +142,23 @@ def val_loader(
         num_workers=cfg.data.workers,
         generator=torch.Generator().manual_seed(cfg.train.seed),
     )
+
+
+def worker_error_cause(exc: BaseException) -> BaseException | None:
+    """The original error behind a DataLoader worker's re-raised one (whose message carries
+    the worker's whole traceback), as the same type with only the original message; ``None``
+    when ``exc`` did not come from a worker."""
+    text = str(exc)
+    if "DataLoader worker process" not in text or "Original Traceback" not in text:
+        return None
+    lines = text.rstrip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
+    tail = " ".join(line.strip() for line in lines[frames[-1] + 1 if frames else -1 :])
+    name, sep, message = tail.partition(": ")
+    message = message if sep and " " not in name else tail
+    if isinstance(exc, KeyError) and message[:1] == message[-1:] and message[:1] in "'\"":
+        message = message[1:-1]
+    try:
+        return type(exc)(message)
+    except Exception:
+        return RuntimeError(message)

@@ -46,7 +46,13 @@ from ffseg.engine.checkpoint import (
     RunCheckpoint,
     TrainParts,
 )
-from ffseg.engine.data import build_data, iters_per_epoch, train_loader, val_loader
+from ffseg.engine.data import (
+    build_data,
+    iters_per_epoch,
+    train_loader,
+    val_loader,
+    worker_error_cause,
+)
 from ffseg.engine.distributed import (
     RankProgress,
     all_ranks_true,
@@ -428,6 +434,11 @@ def fit(
                     break
         except (NonFiniteLossError, NonFiniteWeightsError) as exc:
             raise _stopped(exc, state, run_dir / CHECKPOINT) from None
+        except Exception as exc:  # a data-loader worker's error: its original one line
+            cause = worker_error_cause(exc)
+            if cause is None:
+                raise
+            raise cause from None
         best = ema.module if ema is not None else model
         overlays = task.overlays(best, val_tf, run_dir, cfg.log.overlays) if main else []
         if main and metrics and (table := task.table(metrics)):

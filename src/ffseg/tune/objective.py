@@ -32,6 +32,7 @@ OBJECTIVES = {"miou": "maximize", "latency": "minimize"}
 RUN_DIR_ATTR = "run_dir"
 LATENCY_ATTR = "latency_ms"
 CLASSES_ATTR = "num_classes"
+ERROR_ATTR = "error"  # a failed trial's one-line error
 RETRY_ATTR = "retry_of"  # set by ffseg on trials re-queued after an interrupted or stale worker
 
 
@@ -92,6 +93,13 @@ class TrialObjective:
             result = fit(cfg, resume=resume, on_evaluate=self._reporter(trial))
         except TrainingInterrupted as exc:
             raise WorkerInterrupted(str(exc)) from exc
+        except Exception as exc:
+            import optuna
+
+            if not isinstance(exc, optuna.TrialPruned):
+                lines = (str(exc).strip() or type(exc).__name__).splitlines()
+                trial.set_user_attr(ERROR_ATTR, f"{type(exc).__name__}: {lines[0]}")
+            raise
         trial.set_user_attr(RUN_DIR_ATTR, str(result.run_dir))
         trial.set_user_attr(CLASSES_ATTR, result.num_classes)
         score = self._score(result)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import pickle
 import sys
@@ -18,6 +17,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any
 
+from ffseg._logs import configure_logging
 from ffseg._version import __version__
 from ffseg.cli._help import HelpFormatter
 
@@ -117,10 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     anything unexpected one line and a hint to rerun with ``-v`` (exit 1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(_verb_of(argv)).parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.verbose)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit

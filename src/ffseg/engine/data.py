@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler, Subset
@@ -54,6 +55,7 @@ def _subset(ds: Dataset, n: int | None) -> Dataset:
 def build_data(cfg: Config) -> TrainData:
     """Build the training (plus ``data.extra_train``) and validation datasets, once."""
     d = cfg.data
+    _check_root(d.root)
     train = build_dataset(d.name, d.root, d.train_split, None, **d.train_kwargs)
     parts = [train] + [
         build_dataset(d.name, d.root, extra["split"], None, **extra.get("kwargs", {}))
@@ -72,6 +74,18 @@ def build_data(cfg: Config) -> TrainData:
         palette=tuple(getattr(train, "palette", ()) or ()),
         ignore_index=ignore_index,
         centroids=class_centroids(train_set, num_classes, ignore_index) if uniform else None,
+    )
+
+
+def _check_root(root: str | None) -> None:
+    """A missing ``data.root`` names the folder a relative path was resolved against."""
+    if root is None or Path(root).expanduser().exists():
+        return
+    path = Path(root).expanduser()
+    where = "" if path.is_absolute() else f" (relative to the current folder {str(Path.cwd())!r})"
+    raise FileNotFoundError(
+        f"data.root {root!r} does not exist: looked for {str(path.absolute())!r}{where}; give "
+        "the dataset folder with --set data.root=PATH (an absolute path works from anywhere)"
     )
 
 

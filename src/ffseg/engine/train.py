@@ -46,6 +46,7 @@ from ffseg.engine.checkpoint import (
     RunCheckpoint,
     TrainParts,
 )
+from ffseg.engine.curves import ResultsPlot
 from ffseg.engine.data import (
     build_data,
     iters_per_epoch,
@@ -68,14 +69,16 @@ from ffseg.engine.overlays import OVERLAY_DIR
 from ffseg.engine.precision import resolve_precision
 from ffseg.engine.runfolder import RunLock, claim_run_dir, discard_unstarted
 from ffseg.engine.setup import (
+    bar_label,
     build_training,
     class_uniform_share,
     describe,
+    long_run_warning,
     preflight,
+    progress_label,
     resolve_recipe,
     restore,
     run_length,
-    shown_totals,
 )
 from ffseg.engine.state import TrainState, deterministic_algorithms, seed_everything
 from ffseg.engine.stops import StopRequests, TrainingInterrupted
@@ -92,6 +95,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: After this many iterations (the first ones are slower) a long run without budget says so.
+LONG_RUN_CHECK_AT = 3
 
 
 class NonFiniteLossError(RuntimeError):
@@ -233,6 +239,9 @@ class _StepHook:
     stops: StopRequests
     progress: RankProgress
     device: torch.device
+    total_iters: int = 0
+    first_iteration: int = 0  # where this process started (a resumed run's iteration)
+    results: ResultsPlot | None = None
 
     def __call__(self, scalars: dict[str, float]) -> bool:
         state = self.state
@@ -243,6 +252,14 @@ class _StepHook:
         budget_reached = self.budget.tick()
         state.elapsed_s = self.budget.now
         self.logger.log_step(scalars, state.iteration)
+        if self.results is not None and state.iteration % self.logger.log_every == 0:
+            self.results.add_step(state.iteration, scalars["loss"], scalars["lr"])
+        if state.iteration == self.first_iteration + LONG_RUN_CHECK_AT:  # warmed-up steps
+            warning = long_run_warning(
+                self.cfg, self.budget.step_s, state.iteration, self.total_iters
+            )
+            if warning:
+                self.logger.warning(warning)
         at_epoch_end = state.iteration % self.iters_per_epoch == 0
         if at_epoch_end:
             state.epoch = self.epoch + 1
@@ -384,21 +401,22 @@ def fit(
             autocast_dtype=precision.autocast_dtype, channels_last=cfg.model.channels_last,
         )  # fmt: skip
         val = val_loader(data, val_tf, cfg, dist_info)
+        results = ResultsPlot(run_dir, task.score_name, enabled=main)
         stops = cleanup.enter_context(StopRequests())
         progress = cleanup.enter_context(RankProgress(dist_info, cfg.train.dist_timeout_s).watch())
         logger.info(describe(cfg, data, total_iters, ipe, budget, precision.name))
         metrics: dict[str, Any] = {}
+        first_iteration = state.iteration
         budget.mark()
         try:
             while state.iteration < total_iters:
                 epoch, skip = state.epoch, state.iteration - state.epoch * ipe
                 steps = min(ipe - skip, total_iters - state.iteration)
-                logger.start_epoch(
-                    epoch, shown_totals(state, budget, total_iters, ipe)[0], skip, steps
-                )
+                logger.start_epoch(bar_label(epoch, budget, total_iters, ipe), skip, steps)
                 hook = _StepHook(
-                    state, logger, saver, budget, ipe, epoch, cfg, on_step, stops, progress, device
-                )
+                    state, logger, saver, budget, ipe, epoch, cfg, on_step, stops, progress,
+                    device, total_iters, first_iteration, results,
+                )  # fmt: skip
                 share = class_uniform_share(cfg, budget, epoch * ipe, total_iters)
                 loader = train_loader(data, train_tf, cfg, dist_info, epoch, skip, share)
                 result = run_epoch(loader=loader, max_steps=steps, on_step=hook)
@@ -424,10 +442,11 @@ def fit(
                 state.history.append(row)
                 state.elapsed_s = budget.elapsed()
                 logger.log_epoch(
-                    row, *shown_totals(state, budget, total_iters, ipe), task.score_name
+                    row, progress_label(state, budget, total_iters, ipe), task.score_name
                 )
                 saver.save(state)
                 logger.write_summary(state.history)
+                results.update(state.history)
                 if evaluate_now and on_evaluate is not None:
                     on_evaluate(state, row)
                 if budget.reached:
@@ -439,6 +458,7 @@ def fit(
             if cause is None:
                 raise
             raise cause from None
+        results.update(state.history, final=True)
         best = ema.module if ema is not None else model
         overlays = task.overlays(best, val_tf, run_dir, cfg.log.overlays) if main else []
         if main and metrics and (table := task.table(metrics)):

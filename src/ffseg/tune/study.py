@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ffseg.tune.objective import ERROR_ATTR, RETRY_ATTR
+from ffseg.tune.objective import DISK_ATTR, ERROR_ATTR, RETRY_ATTR
 
 #: User attribute of a trial created after the study was full (never run, not counted).
 SURPLUS_ATTR = "surplus"
@@ -47,6 +47,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PRUNERS = ("median", "hyperband", "none")
+#: ``median`` prunes only once this many trials have completed...
+PRUNE_AFTER_TRIALS = 5
+#: ...and this many trials have reported a score at the same iteration.
+PRUNE_MIN_REPORTS = 3
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 
 
@@ -182,7 +186,9 @@ def create_pruner(pruner: str | Any, n_trials: int) -> Any:
     if not isinstance(pruner, str):
         return pruner
     if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(1, n_trials // 4)))
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNE_AFTER_TRIALS, n_min_trials=PRUNE_MIN_REPORTS
+        )
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner()
     if pruner == "none":
@@ -379,8 +385,10 @@ class Progress:
             where = f"; traceback in {self.log_file}" if self.log_file else ""
             values = f"({trial.user_attrs.get(ERROR_ATTR, 'see the log')}{where})"
         best = _best(study, self.objectives)
+        disk = trial.user_attrs.get(DISK_ATTR)
+        kept = f" | {disk / 1e6:.1f} MB kept" if disk is not None else ""
         self.emit(
-            f"trial {trial.number} {state} {values} | best: {best} | "
+            f"trial {trial.number} {state} {values} | best: {best}{kept} | "
             f"{self.n_trials - left}/{self.n_trials} started, ETA {eta}"
         )
 

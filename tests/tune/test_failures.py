@@ -120,3 +120,15 @@ def test_a_folder_as_journal_storage_is_refused(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(StorageError, match=r"x\.log' is a folder; give a database URL"):
         open_storage(str(folder), tmp_path)
+
+
+def test_a_linked_study_log_is_refused(tmp_path: Path, write_space, capsys) -> None:
+    victim = tmp_path / "notes.txt"
+    victim.write_text("mine\n")
+    study_dir = tmp_path / "studies" / "s"
+    study_dir.mkdir(parents=True)
+    (study_dir / "tune.log").symlink_to(victim)
+    assert main(_args(tmp_path, write_space(LR_SPACE), 1)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "symbolic link" in err and "tune.log" in err, err
+    assert victim.read_text() == "mine\n"

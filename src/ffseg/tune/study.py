@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ffseg._io import check_no_symlinks
 from ffseg.tune.objective import DISK_ATTR, ERROR_ATTR, RETRY_ATTR
 
 #: User attribute of a trial created after the study was full (never run, not counted).
@@ -401,6 +402,7 @@ def log_to_file(path: Path) -> Any:
 
     logger = logging.getLogger("optuna")
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_no_symlinks(path.parent, path.name)  # appends never follow a link
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     propagate = logger.propagate

@@ -167,3 +167,30 @@ def test_saved_config_reloads_identically(tmp_path: Path) -> None:
     cfg = load_config("demo", ["optim.lr=0.125", "data.crop_size=[32, 48]"])
     path = save_config(cfg, tmp_path / "config.yaml")
     assert load_config(path) == cfg
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("train.seed=1e20", "train.seed"),
+        ("train.seed=-1", "train.seed"),
+        ("train.iters=100000000000000000000", "train.iters"),
+        ("optim.lr=nan", "optim.lr"),
+        ("optim.weight_decay=inf", "optim.weight_decay"),
+        ("eval.scales=[1.0, nan]", "eval.scales"),
+    ],
+)
+def test_overflow_and_non_finite_values_name_the_key_value_and_fix(override: str, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config("demo", [override])
+    message = str(caught.value)
+    assert f"{key}=" in message and "out of range" in message
+    assert f"--set {key}=VALUE" in message and "\n" not in message
+
+
+def test_a_base_that_is_a_folder_is_named(tmp_path) -> None:
+    (tmp_path / "sub").mkdir()
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("base: sub\ntrain: {iters: 2}\n")
+    with pytest.raises(ConfigError, match=r"base: 'sub' is a folder .*give a recipe YAML file"):
+        load_config(recipe)

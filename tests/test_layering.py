@@ -20,6 +20,7 @@ PACKAGE = SRC / "ffseg"
 
 LAYERS: dict[str, int] = {
     "ffseg._io": 0,
+    "ffseg._logs": 0,
     "ffseg._version": 0,
     "ffseg.model_index": 0,
     "ffseg.classes": 0,

@@ -85,7 +85,9 @@ def test_budget_run_ends_its_decay_and_reports_training_share(
 
     monkeypatch.setattr(engine_train, "Budget", simulated)
     monkeypatch.setattr(engine_setup, "estimate_final_seconds", lambda *a, **k: 2.0)
-    cfg = tiny_cfg("train.max_minutes=0.2", "train.name=budget", "sched.warmup_fraction=0")
+    cfg = tiny_cfg(
+        "train.max_minutes=0.2", "train.iters=none", "train.name=budget", "sched.warmup_fraction=0"
+    )
     result = fit(cfg)
     assert 4 <= result.iterations <= 10
     assert "miou" in result.metrics  # evaluated once, at the end

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
-import logging
 import os
 import pickle
 import sys
@@ -19,6 +18,7 @@ import zipfile
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from ffseg._logs import configure_logging
 from ffseg._version import __version__
 from ffseg.cli._help import HelpFormatter
 
@@ -161,26 +161,12 @@ def _quiet_broken_pipe() -> int:
 
 #: Libraries whose INFO lines (progress chatter on every export, plot or study) are hidden
 #: unless ``-v``; their warnings still show.
-QUIET_LIBRARIES = ("onnxscript", "onnx_ir", "torch.onnx", "optuna", "matplotlib", "PIL")
-
-
-def _setup_logging(verbose: bool) -> None:
-    """ffseg's INFO lines always; third-party INFO only with ``-v`` (then DEBUG for all)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("ffseg").setLevel(logging.DEBUG if verbose else logging.INFO)
-    for name in QUIET_LIBRARIES:  # also where the root logger was configured before
-        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ffseg VERB ...``; user errors print one line ``ffseg VERB: error: ...`` (exit 2),
     anything unexpected one line and a hint to rerun with ``-v`` (exit 1)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse(build_parser(_verb_of(argv)), argv)
-    _setup_logging(args.verbose)
+    configure_logging(args.verbose)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit

@@ -7,6 +7,8 @@ share a study; run it again to continue one.
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
 from ffseg.cli._args import add_input_size_arg, add_precision_arg, add_set_arg, int_in, positive_int
 from ffseg.deploy.bench import BACKENDS
@@ -102,7 +104,36 @@ def run_tune(args: argparse.Namespace) -> int:
         precision=args.precision,
         size=tuple(args.input_size) if args.input_size else None,
     )
-    result = tune(
+    try:
+        result = _tune(args, tune, latency)
+    except KeyboardInterrupt:
+        print(
+            "ffseg tune: interrupted; the stopped trial is queued again: run the same command "
+            "to continue the study",
+            file=sys.stderr,
+        )
+        return 130
+    if result.completed == 0:
+        print(
+            f"ffseg tune: error: no trial of study {result.study_name} completed; the failures "
+            f"are listed above, their tracebacks in {result.log_file}",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"study {result.study_name}: {result.trials_run} trial(s) run by this worker")
+    for best in result.best:
+        values = ", ".join(f"{k}={v:.4g}" for k, v in zip(result.objectives, best["values"]))
+        print(f"  best trial {best['number']}: {values}  {best['params']}")
+    for path in result.recipes:
+        print(f"  recipe: {path}")
+    print(f"  trials table: {result.trials_csv}")
+    for path in result.plots:
+        print(f"  plot: {path}")
+    return 0
+
+
+def _tune(args: argparse.Namespace, tune: Any, latency: Any) -> Any:
+    return tune(
         args.config,
         args.space,
         trials=args.trials,
@@ -119,13 +150,3 @@ def run_tune(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         emit=print,
     )
-    print(f"study {result.study_name}: {result.trials_run} trial(s) run by this worker")
-    for best in result.best:
-        values = ", ".join(f"{k}={v:.4g}" for k, v in zip(result.objectives, best["values"]))
-        print(f"  best trial {best['number']}: {values}  {best['params']}")
-    for path in result.recipes:
-        print(f"  recipe: {path}")
-    print(f"  trials table: {result.trials_csv}")
-    for path in result.plots:
-        print(f"  plot: {path}")
-    return 0

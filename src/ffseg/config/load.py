@@ -102,6 +102,8 @@ def config_to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise ConfigError(f"recipe {str(path)!r} is a folder; give a recipe YAML file")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
@@ -130,6 +132,11 @@ def _read_recipe(path: Path) -> dict[str, Any]:
     if base is None:
         return data
     base_path = (path.parent / str(base)).resolve()
+    if base_path.is_dir():
+        raise ConfigError(
+            f"{path}: base: {base!r} is a folder ({str(base_path)!r}); give a recipe YAML file "
+            "(relative to the recipe's folder), e.g. base: camvid.yaml"
+        )
     base_data = _read_yaml(base_path)
     if "base" in base_data:
         raise ConfigError(

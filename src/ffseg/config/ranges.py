@@ -80,6 +80,7 @@ RANGES: tuple[_Rule, ...] = (
     ("sched.warmup_factor", lambda v: 0 <= v <= 1, "0 <= value <= 1"),
     ("sched.min_lr_ratio", lambda v: 0 <= v < 1, "0 <= value < 1"),
     ("sched.warmup_fraction", lambda v: 0 <= v < 1, "0 <= value < 1"),
+    ("train.seed", lambda v: 0 <= v < 2**32, "an integer 0 <= seed < 2**32"),
     ("train.epochs", _at_least_one, "an integer >= 1"),
     ("train.iters", _optional(_at_least_one), "an integer >= 1, or null to use train.epochs"),
     ("train.max_minutes", _optional(_pos), "> 0 minutes, or null for no limit"),
@@ -107,9 +108,17 @@ def _value(cfg: Config, key: str) -> Any:
     return getattr(getattr(cfg, section), name)
 
 
+#: Integers beyond this overflow torch's and numpy's 64-bit counters.
+INT_LIMIT = 2**63 - 1
+
+
 def _finite(value: Any) -> bool:
+    """No NaN or infinity, no integer that overflows 64 bits."""
     values = value if isinstance(value, list | tuple) else [value]
-    return all(not isinstance(v, float) or math.isfinite(v) for v in values)
+    return all(
+        math.isfinite(v) if isinstance(v, float) else not isinstance(v, int) or abs(v) <= INT_LIMIT
+        for v in values
+    )
 
 
 def check_ranges(cfg: Config) -> None:
@@ -121,7 +130,10 @@ def check_ranges(cfg: Config) -> None:
         except TypeError:
             good = False
         if not good:
-            raise ConfigError(f"{key}={value!r} is out of range: allowed is {allowed}.")
+            raise ConfigError(
+                f"{key}={value!r} is out of range: allowed is {allowed}; change it in the "
+                f"recipe or with --set {key}=VALUE."
+            )
     if cfg.eval.mode == "slide" and cfg.eval.crop_size is None:
         raise ConfigError(
             "eval.mode='slide' needs eval.crop_size (height, width); set it or use eval.mode=whole."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader, Dataset, DistributedSampler, Sampler, Subset
@@ -24,7 +25,14 @@ from ffseg.data.samplers import DistributedEvalSampler, SkipSampler
 from ffseg.data.views import SeededSamples, Transformed
 from ffseg.engine.distributed import DistInfo
 
-__all__ = ["TrainData", "build_data", "iters_per_epoch", "train_loader", "val_loader"]
+__all__ = [
+    "TrainData",
+    "build_data",
+    "iters_per_epoch",
+    "train_loader",
+    "val_loader",
+    "worker_error_cause",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ def _subset(ds: Dataset, n: int | None) -> Dataset:
 def build_data(cfg: Config) -> TrainData:
     """Build the training (plus ``data.extra_train``) and validation datasets, once."""
     d = cfg.data
+    _check_root(d.root)
     train = build_dataset(d.name, d.root, d.train_split, None, **d.train_kwargs)
     parts = [train] + [
         build_dataset(d.name, d.root, extra["split"], None, **extra.get("kwargs", {}))
@@ -65,6 +74,18 @@ def build_data(cfg: Config) -> TrainData:
         palette=tuple(getattr(train, "palette", ()) or ()),
         ignore_index=ignore_index,
         centroids=class_centroids(train_set, num_classes, ignore_index) if uniform else None,
+    )
+
+
+def _check_root(root: str | None) -> None:
+    """A missing ``data.root`` names the folder a relative path was resolved against."""
+    if root is None or Path(root).expanduser().exists():
+        return
+    path = Path(root).expanduser()
+    where = "" if path.is_absolute() else f" (relative to the current folder {str(Path.cwd())!r})"
+    raise FileNotFoundError(
+        f"data.root {root!r} does not exist: looked for {str(path.absolute())!r}{where}; give "
+        "the dataset folder with --set data.root=PATH (an absolute path works from anywhere)"
     )
 
 
@@ -135,3 +156,23 @@ def val_loader(
         num_workers=cfg.data.workers,
         generator=torch.Generator().manual_seed(cfg.train.seed),
     )
+
+
+def worker_error_cause(exc: BaseException) -> BaseException | None:
+    """The original error behind a DataLoader worker's re-raised one (whose message carries
+    the worker's whole traceback), as the same type with only the original message; ``None``
+    when ``exc`` did not come from a worker."""
+    text = str(exc)
+    if "DataLoader worker process" not in text or "Original Traceback" not in text:
+        return None
+    lines = text.rstrip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith(" ")]
+    tail = " ".join(line.strip() for line in lines[frames[-1] + 1 if frames else -1 :])
+    name, sep, message = tail.partition(": ")
+    message = message if sep and " " not in name else tail
+    if isinstance(exc, KeyError) and message[:1] == message[-1:] and message[:1] in "'\"":
+        message = message[1:-1]
+    try:
+        return type(exc)(message)
+    except Exception:
+        return RuntimeError(message)

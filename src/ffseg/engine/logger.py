@@ -11,16 +11,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ffseg._io import atomic_write_text
+from ffseg._io import atomic_write_text, check_no_symlinks
 from ffseg.config import Config, save_config
 
-__all__ = ["CONFIG", "SUMMARY", "TENSORBOARD", "RunLogger"]
+__all__ = ["CONFIG", "SUMMARY", "SUMMARY_FIRST", "TENSORBOARD", "RunLogger"]
 
 log = logging.getLogger(__name__)
 
 CONFIG = "config.yaml"  # the resolved recipe
 SUMMARY = "summary.csv"  # one row per epoch
 TENSORBOARD = "tb"  # TensorBoard event files
+
+#: The first columns of ``summary.csv``, in this order (scores follow, sorted by name).
+SUMMARY_FIRST = ("epoch", "iteration", "seconds", "train_loss", "lr", "img_s")
 
 
 def _tensorboard(folder: Path, purge_step: int | None) -> Any:
@@ -51,7 +54,7 @@ class RunLogger:
         save_config(cfg, run_dir / CONFIG)
         log.info("run folder: %s", run_dir)
         if cfg.log.tensorboard:
-            self.writer = _tensorboard(run_dir / TENSORBOARD, purge_step)
+            self.writer = _tensorboard(check_no_symlinks(run_dir, TENSORBOARD), purge_step)
 
     def __enter__(self) -> RunLogger:
         return self
@@ -63,15 +66,16 @@ class RunLogger:
         if self.writer is not None:
             self.writer.close()
 
-    def start_epoch(self, epoch: int, epochs: int, done: int, steps: int) -> None:
-        """A progress bar for ``steps`` more iterations of an epoch already ``done`` in part."""
+    def start_epoch(self, label: str, done: int, steps: int) -> None:
+        """A progress bar titled ``label`` for ``steps`` more iterations of an epoch already
+        ``done`` in part."""
         if self.show_progress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(
                 total=done + steps,
                 initial=done,
-                desc=f"epoch {epoch + 1}/{epochs}",
+                desc=label,
                 dynamic_ncols=True,
                 leave=False,
             )
@@ -100,18 +104,14 @@ class RunLogger:
             for key, value in scalars.items():
                 self.writer.add_scalar(key, value, iteration)
 
-    def log_epoch(
-        self, row: dict[str, float], epochs: int, total_iters: int, score_name: str
-    ) -> None:
-        """The end-of-epoch line: progress, loss, LR, speed and the scores (in %)."""
+    def log_epoch(self, row: dict[str, float], progress: str, score_name: str) -> None:
+        """The end-of-epoch line: ``progress`` (where the run stands), loss, LR, speed and the
+        scores (in %)."""
         keys = (score_name, f"{score_name}_ema")
         scores = "".join(f"  {k} {row[k] * 100:.2f}" for k in keys if k in row)
         self.info(
-            "epoch %d/%d  iter %d/%d  loss %.4f  lr %.2e  %.1f img/s%s",
-            int(row["epoch"]),
-            epochs,
-            int(row["iteration"]),
-            total_iters,
+            "%s  loss %.4f  lr %.2e  %.1f img/s%s",
+            progress,
             row["train_loss"],
             row["lr"],
             row["img_s"],
@@ -123,11 +123,18 @@ class RunLogger:
         if self.enabled:
             log.info(message, *args)
 
+    def warning(self, message: str, *args: Any) -> None:
+        """A warning (rank 0 only)."""
+        if self.enabled:
+            log.warning(message, *args)
+
     def write_summary(self, history: list[dict[str, float]]) -> None:
-        """``summary.csv``: one row per finished epoch (columns: every key seen)."""
+        """``summary.csv``: one row per finished epoch; the same column order in every run
+        (:data:`SUMMARY_FIRST`, then the other keys sorted)."""
         if not (self.enabled and history):
             return
-        keys = list(dict.fromkeys(k for row in history for k in row))
+        seen = {k for row in history for k in row}
+        keys = [k for k in SUMMARY_FIRST if k in seen] + sorted(seen - set(SUMMARY_FIRST))
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=keys)
         writer.writeheader()

@@ -137,11 +137,13 @@ def build_scheduler(
     """A ``LambdaLR`` to call once per iteration (its lambda is not pickled into checkpoints).
 
     With ``fraction`` (a budget's :meth:`~ffseg.engine.budget.Budget.fraction`) the LR follows
-    the elapsed share of the budget instead of the iteration count.
+    the elapsed share of the budget, or the share of ``total_iters`` done when that is larger
+    (a budget capped by ``train.iters``/``train.epochs`` ends its decay at whichever comes first).
     """
     if fraction is not None:
         return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda it: budget_lr_factor(fraction(), cfg)
+            optimizer,
+            lambda it: budget_lr_factor(max(fraction(), min(it / max(total_iters, 1), 1.0)), cfg),
         )
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: lr_factor(it, total_iters, cfg))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -41,17 +40,19 @@ from ffseg.engine.state import TrainState
 from ffseg.engine.task import Task
 
 __all__ = [
+    "bar_label",
     "build_training",
     "check_evaluation",
     "class_uniform_share",
     "describe",
+    "long_run_warning",
     "preflight",
+    "progress_label",
     "reserve_final_evaluation",
     "resolve_recipe",
     "restore",
     "resume_config",
     "run_length",
-    "shown_totals",
     "trainable_criterion_part",
 ]
 
@@ -63,11 +64,12 @@ def describe(
 ) -> str:
     """The run's opening log line; ``precision`` is ``train.amp`` resolved for the device."""
     n_train, n_val = len(data.train), len(data.val or [])  # type: ignore[arg-type]
+    planned = f"{total} iterations ({math.ceil(total / ipe)} epochs x {ipe})"
     length = (
-        f"a budget of {cfg.train.max_minutes:g} min (LR by wall clock, {ipe} iterations per "
-        f"epoch, {budget.reserve:.1f} s kept for the final evaluation)"
+        f"a budget of {cfg.train.max_minutes:g} min or {planned}, whichever comes first "
+        f"(LR by wall clock, {budget.reserve:.1f} s kept for the final evaluation)"
         if budget.enabled
-        else f"{total} iterations ({math.ceil(total / ipe)} epochs x {ipe})"
+        else planned
     )
     shown_precision = f"{precision} (train.amp=auto)" if cfg.train.amp == "auto" else precision
     return (
@@ -78,17 +80,45 @@ def describe(
 
 
 def run_length(cfg: Config, ipe: int) -> int:
-    """The run's length in iterations (unbounded under a budget: the clock stops it)."""
-    if cfg.train.max_minutes is not None:
-        return sys.maxsize
+    """The run's length in iterations: ``train.iters``, else ``train.epochs`` epochs. Under a
+    budget (``train.max_minutes``) it is a cap: the run stops at whichever comes first."""
     return cfg.train.iters or cfg.train.epochs * ipe
 
 
-def shown_totals(state: TrainState, budget: Budget, total: int, ipe: int) -> tuple[int, int]:
-    """``(epochs, iterations)`` for progress lines: planned, or projected from the budget."""
-    if budget.enabled:
-        total = max(round(state.iteration / max(budget.fraction(), 1e-6)), state.iteration, 1)
-    return math.ceil(total / ipe), total
+def progress_label(state: TrainState, budget: Budget, total: int, ipe: int) -> str:
+    """Where a run stands, for log lines: ``epoch e/E  iter i/N``, or under a budget the
+    epoch, the iteration and the budget used and left (no projected totals)."""
+    if not budget.enabled:
+        return f"epoch {state.epoch}/{math.ceil(total / ipe)}  iter {state.iteration}/{total}"
+    used, seconds = budget.now, budget.seconds or 0.0  # the last tick: no extra clock read
+    return (
+        f"epoch {state.epoch}  iter {state.iteration}  budget {used / 60:.1f}/{seconds / 60:g} "
+        f"min ({max(seconds - used, 0.0) / 60:.1f} min left)"
+    )
+
+
+def bar_label(epoch: int, budget: Budget, total: int, ipe: int) -> str:
+    """The progress bar's title: ``epoch e/E``, or under a budget ``epoch e`` and the time."""
+    if not budget.enabled:
+        return f"epoch {epoch + 1}/{math.ceil(total / ipe)}"
+    return f"epoch {epoch + 1} ({budget.now / 60:.1f}/{(budget.seconds or 0) / 60:g} min)"
+
+
+#: A run planned longer than this without a budget says so at its start.
+LONG_RUN_S = 3600.0
+
+
+def long_run_warning(cfg: Config, step_s: float, done: int, total: int) -> str | None:
+    """A warning when ``total - done`` more iterations at ``step_s`` seconds each (measured)
+    take over an hour and the recipe has no budget; else ``None``."""
+    left_s = step_s * max(total - done, 0)
+    if cfg.train.max_minutes is not None or left_s <= LONG_RUN_S:
+        return None
+    return (
+        f"this run will take about {left_s / 3600:.1f} h on this device ({total - done} more "
+        f"iterations at {step_s:.2f} s measured each); set a time budget with --set "
+        "train.max_minutes=N, or fewer iterations with train.iters / train.epochs"
+    )
 
 
 def class_uniform_share(cfg: Config, budget: Budget, iteration: int, total: int) -> float:

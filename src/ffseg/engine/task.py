@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ffseg._io import check_no_symlinks
 from ffseg.config import Config
 from ffseg.data.class_uniform import CentredCropPreset
 from ffseg.data.datasets.base import Transform
@@ -144,7 +145,7 @@ class SegmentationTask(Task):
     ) -> list[Path]:
         if self.data.val is None:
             return []
-        out_dir = run_dir / OVERLAY_DIR
+        out_dir = check_no_symlinks(run_dir, OVERLAY_DIR)
         data = self.data
         return write_overlays(
             model, data.val, transform, data.palette, out_dir, self.device, count, data.classes

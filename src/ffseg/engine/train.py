@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg._io import remove_stale_temp_files
+from ffseg._io import check_no_symlinks, remove_stale_temp_files
 from ffseg.config import (
     Config,
     config_to_dict,
@@ -46,7 +46,14 @@ from ffseg.engine.checkpoint import (
     RunCheckpoint,
     TrainParts,
 )
-from ffseg.engine.data import build_data, iters_per_epoch, train_loader, val_loader
+from ffseg.engine.curves import ResultsPlot
+from ffseg.engine.data import (
+    build_data,
+    iters_per_epoch,
+    train_loader,
+    val_loader,
+    worker_error_cause,
+)
 from ffseg.engine.distributed import (
     RankProgress,
     all_ranks_true,
@@ -57,18 +64,21 @@ from ffseg.engine.distributed import (
     world_size,
 )
 from ffseg.engine.ema import ModelEMA
-from ffseg.engine.logger import RunLogger
+from ffseg.engine.logger import TENSORBOARD, RunLogger
+from ffseg.engine.overlays import OVERLAY_DIR
 from ffseg.engine.precision import resolve_precision
-from ffseg.engine.runfolder import RunLock, claim_run_dir
+from ffseg.engine.runfolder import RunLock, claim_run_dir, discard_unstarted
 from ffseg.engine.setup import (
+    bar_label,
     build_training,
     class_uniform_share,
     describe,
+    long_run_warning,
     preflight,
+    progress_label,
     resolve_recipe,
     restore,
     run_length,
-    shown_totals,
 )
 from ffseg.engine.state import TrainState, deterministic_algorithms, seed_everything
 from ffseg.engine.stops import StopRequests, TrainingInterrupted
@@ -85,6 +95,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: After this many iterations (the first ones are slower) a long run without budget says so.
+LONG_RUN_CHECK_AT = 3
 
 
 class NonFiniteLossError(RuntimeError):
@@ -226,6 +239,9 @@ class _StepHook:
     stops: StopRequests
     progress: RankProgress
     device: torch.device
+    total_iters: int = 0
+    first_iteration: int = 0  # where this process started (a resumed run's iteration)
+    results: ResultsPlot | None = None
 
     def __call__(self, scalars: dict[str, float]) -> bool:
         state = self.state
@@ -236,6 +252,14 @@ class _StepHook:
         budget_reached = self.budget.tick()
         state.elapsed_s = self.budget.now
         self.logger.log_step(scalars, state.iteration)
+        if self.results is not None and state.iteration % self.logger.log_every == 0:
+            self.results.add_step(state.iteration, scalars["loss"], scalars["lr"])
+        if state.iteration == self.first_iteration + LONG_RUN_CHECK_AT:  # warmed-up steps
+            warning = long_run_warning(
+                self.cfg, self.budget.step_s, state.iteration, self.total_iters
+            )
+            if warning:
+                self.logger.warning(warning)
         at_epoch_end = state.iteration % self.iters_per_epoch == 0
         if at_epoch_end:
             state.epoch = self.epoch + 1
@@ -358,9 +382,13 @@ def fit(
         if run_dir is None:
             name = claim_run_dir(cfg.train.output_dir, cfg.train.name) if main else None
             run_dir = Path(from_rank0(str(name)))
+            if main:
+                cleanup.push(discard_unstarted(run_dir, CHECKPOINT))
             cleanup.enter_context(RunLock(run_dir, enabled=main))
         if main:
-            remove_stale_temp_files(run_dir)
+            for folder in (TENSORBOARD, OVERLAY_DIR):  # refused before any step is spent
+                check_no_symlinks(run_dir, folder)
+            remove_stale_temp_files(run_dir, recursive=True)
         logger = RunLogger(run_dir, cfg, enabled=main, purge_step=state.iteration or None)
         cleanup.enter_context(logger)
         model_config = run_model_config(model, cfg, data)
@@ -373,21 +401,22 @@ def fit(
             autocast_dtype=precision.autocast_dtype, channels_last=cfg.model.channels_last,
         )  # fmt: skip
         val = val_loader(data, val_tf, cfg, dist_info)
+        results = ResultsPlot(run_dir, task.score_name, enabled=main)
         stops = cleanup.enter_context(StopRequests())
         progress = cleanup.enter_context(RankProgress(dist_info, cfg.train.dist_timeout_s).watch())
         logger.info(describe(cfg, data, total_iters, ipe, budget, precision.name))
         metrics: dict[str, Any] = {}
+        first_iteration = state.iteration
         budget.mark()
         try:
             while state.iteration < total_iters:
                 epoch, skip = state.epoch, state.iteration - state.epoch * ipe
                 steps = min(ipe - skip, total_iters - state.iteration)
-                logger.start_epoch(
-                    epoch, shown_totals(state, budget, total_iters, ipe)[0], skip, steps
-                )
+                logger.start_epoch(bar_label(epoch, budget, total_iters, ipe), skip, steps)
                 hook = _StepHook(
-                    state, logger, saver, budget, ipe, epoch, cfg, on_step, stops, progress, device
-                )
+                    state, logger, saver, budget, ipe, epoch, cfg, on_step, stops, progress,
+                    device, total_iters, first_iteration, results,
+                )  # fmt: skip
                 share = class_uniform_share(cfg, budget, epoch * ipe, total_iters)
                 loader = train_loader(data, train_tf, cfg, dist_info, epoch, skip, share)
                 result = run_epoch(loader=loader, max_steps=steps, on_step=hook)
@@ -413,16 +442,23 @@ def fit(
                 state.history.append(row)
                 state.elapsed_s = budget.elapsed()
                 logger.log_epoch(
-                    row, *shown_totals(state, budget, total_iters, ipe), task.score_name
+                    row, progress_label(state, budget, total_iters, ipe), task.score_name
                 )
                 saver.save(state)
                 logger.write_summary(state.history)
+                results.update(state.history)
                 if evaluate_now and on_evaluate is not None:
                     on_evaluate(state, row)
                 if budget.reached:
                     break
         except (NonFiniteLossError, NonFiniteWeightsError) as exc:
             raise _stopped(exc, state, run_dir / CHECKPOINT) from None
+        except Exception as exc:  # a data-loader worker's error: its original one line
+            cause = worker_error_cause(exc)
+            if cause is None:
+                raise
+            raise cause from None
+        results.update(state.history, final=True)
         best = ema.module if ema is not None else model
         overlays = task.overlays(best, val_tf, run_dir, cfg.log.overlays) if main else []
         if main and metrics and (table := task.table(metrics)):

@@ -31,12 +31,16 @@ from ffseg.tune.study import (
     FileHeartbeat,
     Progress,
     create_pruner,
+    log_to_file,
     open_storage,
     open_study,
     run_worker,
 )
 
-__all__ = ["TuneResult", "parse_objectives", "tune"]
+__all__ = ["TUNE_LOG", "TuneResult", "parse_objectives", "tune"]
+
+#: The study folder's log file: Optuna's lines and every failed trial's traceback.
+TUNE_LOG = "tune.log"
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +59,14 @@ class TuneResult:
     trials_csv: Path
     plots: list[Path] = field(default_factory=list)
     study: Any = None  # the optuna.Study
+    log_file: Path | None = None  # Optuna's log and failed trials' tracebacks
+
+    @property
+    def completed(self) -> int:
+        """Trials of the study that completed (all workers)."""
+        from optuna.trial import TrialState
+
+        return len(self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
 
 
 def parse_objectives(objectives: str | Sequence[str]) -> list[str]:
@@ -183,9 +195,13 @@ def tune(
         beat = None
         if isinstance(handle, optuna.storages.JournalStorage):
             beat = FileHeartbeat(study_dir / "heartbeats", heartbeat_s, max_retry)
-        progress = Progress(trials, names, emit or log.info)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        ran = run_worker(the_study, objective, trials, callbacks=[progress], file_heartbeat=beat)
+        log_file = study_dir / TUNE_LOG
+        progress = Progress(trials, names, emit or log.info, log_file)
+        optuna.logging.set_verbosity(optuna.logging.INFO)
+        with log_to_file(log_file):
+            ran = run_worker(
+                the_study, objective, trials, callbacks=[progress], file_heartbeat=beat
+            )
         csv_path = write_trials_csv(the_study, study_dir / TRIALS_CSV, names)
         recipes = write_best_recipes(
             the_study, study_dir, objective.recipe, multi, cfg.train.output_dir
@@ -210,4 +226,5 @@ def tune(
             trials_csv=csv_path,
             plots=drawn,
             study=the_study,
+            log_file=log_file,
         )

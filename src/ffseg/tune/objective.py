@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ffseg.config import Config, apply_overrides
-from ffseg.engine.checkpoint import CHECKPOINT
+from ffseg.engine.checkpoint import BEST, CHECKPOINT, MODEL_CONFIG
 from ffseg.engine.train import FitResult, TrainingInterrupted, fit
 from ffseg.tune.latency import LatencyCache
 from ffseg.tune.space import SearchSpace
@@ -32,6 +32,13 @@ OBJECTIVES = {"miou": "maximize", "latency": "minimize"}
 RUN_DIR_ATTR = "run_dir"
 LATENCY_ATTR = "latency_ms"
 CLASSES_ATTR = "num_classes"
+ERROR_ATTR = "error"  # a failed trial's one-line error
+DISK_ATTR = "disk_bytes"  # what a finished trial's run folder keeps on disk
+
+#: What a finished trial's run folder drops: the resumable state (optimizer and all) always,
+#: the weights too when it was pruned. It keeps its recipe, summary.csv and results.png.
+DROPPED_WHEN_DONE = (CHECKPOINT,)
+DROPPED_WHEN_PRUNED = (CHECKPOINT, BEST, MODEL_CONFIG)
 RETRY_ATTR = "retry_of"  # set by ffseg on trials re-queued after an interrupted or stale worker
 
 
@@ -53,6 +60,14 @@ def retried_from(trial: Any) -> int | None:
 
 def trial_name(number: int) -> str:
     return f"trial_{number:04d}"
+
+
+def _trim(trial: Any, run_dir: Path, names: Sequence[str]) -> None:
+    """Remove ``names`` from a finished trial's run folder; record what it keeps on disk."""
+    for name in names:
+        (run_dir / name).unlink(missing_ok=True)
+    kept = sum(p.stat().st_size for p in run_dir.rglob("*") if p.is_file() and not p.is_symlink())
+    trial.set_user_attr(DISK_ATTR, kept)
 
 
 @dataclass
@@ -88,12 +103,23 @@ class TrialObjective:
         if resume is not None:
             log.info("trial %d retries trial %d: resuming %s", trial.number, origin, resume)
         trial.set_user_attr(RUN_DIR_ATTR, str(resume or self.runs_dir / trial_name(number)))
+        run_dir = resume or self.runs_dir / trial_name(number)
         try:
             result = fit(cfg, resume=resume, on_evaluate=self._reporter(trial))
         except TrainingInterrupted as exc:
             raise WorkerInterrupted(str(exc)) from exc
+        except Exception as exc:
+            import optuna
+
+            if isinstance(exc, optuna.TrialPruned):
+                _trim(trial, run_dir, DROPPED_WHEN_PRUNED)
+            else:
+                lines = (str(exc).strip() or type(exc).__name__).splitlines()
+                trial.set_user_attr(ERROR_ATTR, f"{type(exc).__name__}: {lines[0]}")
+            raise
         trial.set_user_attr(RUN_DIR_ATTR, str(result.run_dir))
         trial.set_user_attr(CLASSES_ATTR, result.num_classes)
+        _trim(trial, result.run_dir, DROPPED_WHEN_DONE)
         score = self._score(result)
         if len(self.objectives) == 1:
             return score

@@ -122,6 +122,12 @@ def _pareto(study: Any, objectives: Sequence[str], references: Sequence[Referenc
     return ax
 
 
+#: Completed trials a parameter-importance plot needs (fewer say nothing about importance).
+MIN_TRIALS_FOR_IMPORTANCE = 8
+#: Completed trials a history plot needs.
+MIN_TRIALS_FOR_HISTORY = 2
+
+
 def write_plots(
     study: Any, study_dir: Path, objectives: Sequence[str], references: Sequence[Reference] = ()
 ) -> list[Path]:
@@ -137,7 +143,8 @@ def write_plots(
         return []
     from optuna.trial import TrialState
 
-    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+    completed = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if not completed:
         return []
     multi = len(objectives) > 1
     target = (lambda t: t.values[0]) if multi else None
@@ -155,6 +162,19 @@ def write_plots(
     }
     if multi:
         jobs["pareto.png"] = lambda: _pareto(study, objectives, references)
+    for filename, minimum in (
+        ("history.png", MIN_TRIALS_FOR_HISTORY),
+        ("importances.png", MIN_TRIALS_FOR_IMPORTANCE),
+    ):
+        if completed < minimum:
+            del jobs[filename]
+            (study_dir / filename).unlink(missing_ok=True)  # a stale one would mislead
+            log.info(
+                "%s skipped: it needs %d completed trials, the study has %d",
+                filename,
+                minimum,
+                completed,
+            )
     written = []
     for filename, plot in jobs.items():
         try:

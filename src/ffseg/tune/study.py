@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import threading
 import time
 import warnings
@@ -23,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ffseg.tune.objective import RETRY_ATTR
+from ffseg._io import check_no_symlinks
+from ffseg.tune.objective import DISK_ATTR, ERROR_ATTR, RETRY_ATTR
 
 #: User attribute of a trial created after the study was full (never run, not counted).
 SURPLUS_ATTR = "surplus"
@@ -31,9 +33,11 @@ SURPLUS_ATTR = "surplus"
 __all__ = [
     "FileHeartbeat",
     "Progress",
+    "StorageError",
     "SurplusTrialError",
     "create_pruner",
     "is_surplus",
+    "log_to_file",
     "open_storage",
     "open_study",
     "remaining_trials",
@@ -44,6 +48,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PRUNERS = ("median", "hyperband", "none")
+#: ``median`` prunes only once this many trials have completed...
+PRUNE_AFTER_TRIALS = 5
+#: ...and this many trials have reported a score at the same iteration.
+PRUNE_MIN_REPORTS = 3
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 
 
@@ -51,6 +59,63 @@ def _is_journal(storage: str) -> bool:
     return storage.startswith("journal:") or (
         "://" not in storage and storage.endswith(JOURNAL_SUFFIXES)
     )
+
+
+class StorageError(ValueError):
+    """A study storage that cannot be opened; the message names it and the fix."""
+
+
+STORAGE_FIX = (
+    "give a database URL (sqlite:///PATH.db, postgresql://USER@HOST/DB) or a journal file "
+    "(journal:PATH or a path ending in .log), or leave --storage out for OUT/STUDY/study.db"
+)
+
+
+def repair_journal(path: Path) -> int:
+    """Drop a torn last record of the journal file ``path`` (a write cut short, e.g. by a full
+    disk), with a warning naming the file; returns the bytes dropped. A bad record before the
+    last is a :class:`StorageError` naming the line."""
+    import json
+
+    from optuna.storages.journal import JournalFileSymlinkLock
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    lock = JournalFileSymlinkLock(str(path))  # what Optuna's writers take: no append meanwhile
+    while not lock.acquire():
+        time.sleep(0.01)
+    try:
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        torn = lines.pop()  # b"" when the file ends with a newline
+        if torn == b"" and lines:
+            try:
+                json.loads(lines[-1])
+            except ValueError:
+                torn = lines.pop() + b"\n"
+        for number, line in enumerate(lines, 1):
+            try:
+                json.loads(line)
+            except ValueError:
+                raise StorageError(
+                    f"journal storage {str(path)!r}: line {number} is not a journal record; "
+                    "restore the file from a backup or start a new study (another --storage)"
+                ) from None
+        if not torn:
+            return 0
+        with open(path, "r+b") as fh:
+            fh.truncate(len(data) - len(torn))
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        lock.release()
+    log.warning(
+        "journal storage %s: dropped a torn last record (%d bytes, a write cut short); the "
+        "study continues from the record before it",
+        path,
+        len(torn),
+    )
+    return len(torn)
 
 
 def _retry_callback(max_retry: int) -> Any:
@@ -63,15 +128,40 @@ def _retry_callback(max_retry: int) -> Any:
 def open_storage(
     storage: str | None, study_dir: Path, *, heartbeat_s: int = 60, max_retry: int = 3
 ) -> Any:
-    """The Optuna storage for ``storage`` (``None``: ``<study_dir>/study.db``)."""
+    """The Optuna storage for ``storage`` (``None``: ``<study_dir>/study.db``); a journal's
+    torn last record is dropped (:func:`repair_journal`). Raises :class:`StorageError` naming
+    the storage and the fix."""
+    try:
+        return _open_storage(storage, study_dir, heartbeat_s, max_retry)
+    except StorageError:
+        raise
+    except Exception as exc:
+        shown = storage or str(study_dir / "study.db")
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise StorageError(
+            f"cannot open the study storage {shown!r} ({type(exc).__name__}: {cause}); "
+            f"{STORAGE_FIX}"
+        ) from exc
+
+
+def _open_storage(storage: str | None, study_dir: Path, heartbeat_s: int, max_retry: int) -> Any:
     from optuna import storages
 
     if storage is not None and _is_journal(storage):
         path = Path(storage.removeprefix("journal:")).expanduser()
+        if path.is_dir():
+            raise StorageError(f"journal storage {storage!r} is a folder; {STORAGE_FIX}")
         path.parent.mkdir(parents=True, exist_ok=True)
+        repair_journal(path)
         journal = getattr(storages, "journal", None)  # optuna >= 4; JournalFileStorage before
         backend = journal.JournalFileBackend if journal else storages.JournalFileStorage
         return storages.JournalStorage(backend(str(path)))
+    if storage is not None and "://" not in storage:
+        raise StorageError(
+            f"--storage {storage!r} is neither a database URL nor a journal file; use "
+            f"journal:{storage} for a journal file or sqlite:///{storage} for SQLite "
+            "(or leave --storage out)"
+        )
     if storage is None:
         study_dir.mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{(study_dir / 'study.db').resolve()}"
@@ -97,7 +187,9 @@ def create_pruner(pruner: str | Any, n_trials: int) -> Any:
     if not isinstance(pruner, str):
         return pruner
     if pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=min(5, max(1, n_trials // 4)))
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNE_AFTER_TRIALS, n_min_trials=PRUNE_MIN_REPORTS
+        )
     if pruner == "hyperband":
         return optuna.pruners.HyperbandPruner()
     if pruner == "none":
@@ -260,8 +352,15 @@ class FileHeartbeat:
 class Progress:
     """Console progress after each trial: its value, the best so far and the ETA."""
 
-    def __init__(self, n_trials: int, objectives: Sequence[str], emit: Callable[[str], None]):
+    def __init__(
+        self,
+        n_trials: int,
+        objectives: Sequence[str],
+        emit: Callable[[str], None],
+        log_file: Path | None = None,
+    ):
         self.n_trials = n_trials
+        self.log_file = log_file
         self.objectives = list(objectives)
         self.emit = emit
         self.started = time.perf_counter()
@@ -283,11 +382,40 @@ class Progress:
         elif trial.state == TrialState.PRUNED and trial.intermediate_values:
             step = max(trial.intermediate_values)
             values = f"at iteration {step} ({trial.intermediate_values[step]:.4g})"
+        elif trial.state == TrialState.FAIL:
+            where = f"; traceback in {self.log_file}" if self.log_file else ""
+            values = f"({trial.user_attrs.get(ERROR_ATTR, 'see the log')}{where})"
         best = _best(study, self.objectives)
+        disk = trial.user_attrs.get(DISK_ATTR)
+        kept = f" | {disk / 1e6:.1f} MB kept" if disk is not None else ""
         self.emit(
-            f"trial {trial.number} {state} {values} | best: {best} | "
+            f"trial {trial.number} {state} {values} | best: {best}{kept} | "
             f"{self.n_trials - left}/{self.n_trials} started, ETA {eta}"
         )
+
+
+@contextmanager
+def log_to_file(path: Path) -> Any:
+    """While open, Optuna's log lines (a failed trial's traceback among them) go to ``path``
+    only, not to the console."""
+    import optuna
+
+    logger = logging.getLogger("optuna")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check_no_symlinks(path.parent, path.name)  # appends never follow a link
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    propagate = logger.propagate
+    optuna.logging.disable_default_handler()
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        logger.propagate = propagate
+        optuna.logging.enable_default_handler()
 
 
 def _best(study: Any, objectives: Sequence[str]) -> str:

@@ -69,6 +69,12 @@ class ExportedModel:
         """No-op, for code that puts a model in eval mode."""
         return self
 
+    def to(self, device: str | torch.device) -> ExportedModel:
+        """No-op on the CPU, where exported models run; another device is an error."""
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"{self.path} runs on the CPU only; pass --device cpu")
+        return self
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         size = tuple(self.pretrained_cfg.input_size[1:])
         if not self.supports_dynamic_shapes and tuple(x.shape[-2:]) != size:

@@ -81,3 +81,20 @@ def test_flag_mismatches_fail_fast(tmp_path: Path, capsys) -> None:
     assert main([*argv, "--data", "camvid"]) == 2
     assert "--max-drop needs --backend openvino" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _has("openvino", "nncf"), reason="needs the openvino extra")
+def test_bench_openvino_backend(tmp_path: Path) -> None:
+    import csv
+
+    out = tmp_path / "r.csv"
+    argv = ["bench", "--model", "ffnet40s_bbb_mobile", "--size", "64", "96", "--runs", "2"]
+    argv += ["--warmup", "1", "--backend", "raw", "--backend", "openvino", "--threads", "1"]
+    argv += ["--precision", "fp32", "--precision", "int8", "--out", str(out)]
+    assert main(argv) == 0
+    rows = {(r["backend"], r["precision"]): r for r in csv.DictReader(out.open())}
+    assert set(rows) == {("raw", "fp32"), ("openvino", "fp32"), ("openvino", "int8")}
+    for r in rows.values():
+        assert r["error"] == "" and float(r["median_ms"]) > 0
+    assert float(rows["openvino", "fp32"]["max_abs_diff"]) < 1e-3

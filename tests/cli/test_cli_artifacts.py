@@ -1,4 +1,5 @@
-"""CLI: OpenVINO export/quantize, and every exported artifact through ``predict`` and ``val``."""
+"""CLI: OpenVINO export/quantize/bench, and every exported artifact through ``predict``, ``val``
+and ``bench``."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def test_every_artifact_through_predict_and_val(tmp_path: Path, camvid_root: Pat
         argv += ["--weights", str(artifact), "--results-file", str(results)]
         assert main(argv) == 0, artifact
         assert 0.0 <= json.loads(results.read_text())["miou"] <= 1.0
+        table = tmp_path / f"bench_{artifact.name}.json"
+        argv = ["bench", "--weights", str(artifact), "--runs", "2", "--warmup", "1"]
+        assert main([*argv, "--out", str(table)]) == 0, artifact
+        (row,) = json.loads(table.read_text())["results"]
+        assert row["error"] == "" and row["median_ms"] > 0 and row["height"] == 64
 
 
 @pytest.mark.slow

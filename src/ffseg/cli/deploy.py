@@ -25,9 +25,11 @@ from ffseg.cli._args import (
     model_from_args,
 )
 from ffseg.data import eval_transforms
+from ffseg.deploy.artifacts import is_exported
 from ffseg.deploy.bench import (
     BACKENDS,
     PRECISIONS,
+    benchmark_artifact,
     benchmark_models,
     expand_model_names,
     machine_info,
@@ -188,6 +190,8 @@ def _cpu_only(args: argparse.Namespace, verb: str) -> None:
 
 # ----------------------------------------------------------------------------- bench
 def run_bench(args: argparse.Namespace) -> int:
+    if is_exported(args.weights):
+        return _run_bench_artifact(args)
     _check_bench_extras(args)
     with torch_threads(args.threads) as threads, flushed_denormals():
         meta: dict[str, Any] = machine_info(threads)
@@ -349,4 +353,18 @@ def _run_quantize_openvino(args: argparse.Namespace) -> int:
     print(report.summary())
     if args.report:
         atomic_write_json(args.report, report.to_dict())
+    return 0
+
+
+def _run_bench_artifact(args: argparse.Namespace) -> int:
+    """``bench --weights FILE`` for an exported file: its latency as it runs (the backend and
+    precision flags do not apply)."""
+    options = dict(batch=args.batch_size, runs=args.runs, warmup=args.warmup)
+    results = [
+        benchmark_artifact(args.weights, size, threads=args.threads, **options)
+        for size in args.input_size or [None]
+    ]
+    print(results_markdown(results))
+    for out in args.out:
+        print(f"wrote {write_results(results, out, machine_info(args.threads))}")
     return 0

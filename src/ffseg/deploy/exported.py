@@ -93,7 +93,7 @@ class ExportedModel:
 class TorchScriptModel(ExportedModel):
     """A TorchScript file written by ``ffseg export`` (``.ts`` / ``.pt``)."""
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path)
         with warnings.catch_warnings():  # torch.jit.load announces its deprecation
             warnings.simplefilter("ignore", FutureWarning)
@@ -113,7 +113,7 @@ class TorchScriptModel(ExportedModel):
 class ProgramModel(ExportedModel):
     """A ``torch.export`` program written by ``ffseg export`` (``.pt2``)."""
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path)
         try:
             self.module = torch.export.load(str(self.path)).module()

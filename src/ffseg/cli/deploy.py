@@ -37,10 +37,12 @@ from ffseg.cli._args import (
     refuse_ignored,
 )
 from ffseg.data import eval_transforms
+from ffseg.deploy.artifacts import is_exported
 from ffseg.deploy.bench import (
     BACKENDS,
     PRECISIONS,
     VALID_PRECISIONS,
+    benchmark_artifact,
     benchmark_models,
     expand_model_names,
     machine_info,
@@ -119,7 +121,7 @@ def _register_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help=f"output file ({', '.join(EXPORT_FORMATS)})")
     p.add_argument(
         "--format",
-        choices=("onnx", "torchscript", "torch.export"),
+        choices=("onnx", "torchscript", "torch.export", "openvino"),
         help="artifact format (default: from the --out suffix)",
     )
     add_input_size_arg(p, "input size H W (default: the model's native size)")
@@ -128,7 +130,11 @@ def _register_export(p: argparse.ArgumentParser) -> None:
         "--output", choices=OUTPUT_KINDS, default="logits", help="what the graph returns"
     )
     p.add_argument("--resize-to-input", action="store_true", help="resize logits to input size")
-    p.add_argument("--dynamic", action="store_true", help="dynamic batch/height/width (ONNX)")
+    p.add_argument(
+        "--dynamic", action="store_true", help="dynamic batch/height/width (ONNX, OpenVINO)"
+    )
+    p.add_argument("--fp16", action="store_true", help="float16 ONNX, float32 inputs/outputs")
+    p.add_argument("--simplify", action="store_true", help="onnxslim graph simplification (ONNX)")
     p.add_argument(
         "--opset",
         type=int_in(MIN_OPSET),
@@ -149,7 +155,18 @@ def _register_export(p: argparse.ArgumentParser) -> None:
 def _register_quantize(p: argparse.ArgumentParser) -> None:
     add_model_args(p)
     p.add_argument("--onnx", help="quantize this fp32 ONNX file (with sidecar) instead of --model")
-    p.add_argument("--out", required=True, help="output .onnx (int8)")
+    p.add_argument("--out", required=True, help="output .onnx (int8), or .xml with openvino")
+    p.add_argument(
+        "--backend",
+        choices=("onnxruntime", "openvino"),
+        default="onnxruntime",
+        help="onnxruntime (QDQ ONNX) or openvino (NNCF, IR)",
+    )
+    p.add_argument(
+        "--max-drop",
+        type=float,
+        help="openvino: accuracy-controlled int8 keeping the val mIoU drop within X points",
+    )
     add_input_size_arg(p, "input size H W (default: native, or the ONNX file's)")
     add_data_args(p, purpose="calibration and mIoU")
     p.add_argument("--calib-split", default="train", help="split of the calibration images")
@@ -196,6 +213,8 @@ def _check_bench_extras(args: argparse.Namespace) -> None:
     if "onnxruntime" in backends or "int8" in (args.precision or DEFAULT_PRECISIONS):
         what = "ffseg bench --backend onnxruntime / --precision int8"
         require_extra("export", "onnx", "onnxruntime", "onnxscript", purpose=what)
+    if "openvino" in backends:
+        require_extra("openvino", "openvino", "nncf", purpose="ffseg bench --backend openvino")
     if args.plot:
         require_extra("plot", "matplotlib", purpose="ffseg bench --plot")
         if args.miou_file:
@@ -255,6 +274,8 @@ def _check_bench_combinations(args: argparse.Namespace) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     _check_bench_args(args)
+    if is_exported(args.weights):
+        return _run_bench_artifact(args)
     _check_bench_extras(args)
     _check_bench_combinations(args)
     with _cleanup_on_sigterm(), torch_threads(args.threads) as threads, flushed_denormals():
@@ -344,7 +365,7 @@ def _export_format(args: argparse.Namespace) -> str:
     if fmt != "onnx":
         refuse_ignored(
             f"they apply to ONNX exports only, not --format {fmt}",
-            dynamic=args.dynamic,
+            dynamic=args.dynamic and fmt != "openvino",
             legacy_exporter=args.legacy_exporter,
             opset=args.opset != 18,
             batch_size=args.batch_size != 1,
@@ -360,6 +381,10 @@ def run_export(args: argparse.Namespace) -> int:
     fmt = _export_format(args)
     if fmt == "onnx":
         _require_onnx("export", exporter=not args.legacy_exporter)
+    if fmt == "openvino":
+        require_extra("openvino", "openvino", purpose="ffseg export --format openvino")
+    if (args.fp16 or args.simplify) and fmt != "onnx":
+        raise ValueError(f"--fp16 and --simplify are for ONNX exports, not {fmt}; drop them")
     _warn_untrained(args, "export")
     remove_stale_temps(args.out)
     with _cleanup_on_sigterm(), torch_threads(args.threads):
@@ -370,6 +395,7 @@ def run_export(args: argparse.Namespace) -> int:
         options = dict(output=args.output, resize_to_input=args.resize_to_input, rtol=args.rtol)
         options.update(batch=args.batch_size, dynamic=args.dynamic, opset=args.opset)
         options.update(dynamo=not args.legacy_exporter, verify_images=verify)
+        options.update(fp16=args.fp16, simplify=args.simplify)
         report = export_model(model, args.out, hw, format=args.format, **options)
     print(report.summary())
     return 0
@@ -400,6 +426,10 @@ def _check_quantize_args(args: argparse.Namespace) -> None:
 def run_quantize(args: argparse.Namespace) -> int:
     _check_quantize_args(args)
     _cpu_only(args, "quantize")
+    if args.backend == "openvino":
+        return _run_quantize_openvino(args)
+    if args.max_drop is not None:
+        raise ValueError("--max-drop needs --backend openvino (NNCF accuracy control)")
     _require_onnx("quantize", exporter=not args.onnx)
     if not args.data:
         raise ValueError("quantize needs calibration data: pass --data NAME --data-root DIR")
@@ -463,3 +493,57 @@ def _fp32_onnx(args: argparse.Namespace, model: Any) -> tuple[Path, dict[str, An
     fp32 = out.with_name(out.stem + "_fp32.onnx")
     report = export_onnx(model, fp32, input_size_of(model, args.input_size))
     return fp32, read_sidecar(report.path)
+
+
+def _run_quantize_openvino(args: argparse.Namespace) -> int:
+    """``quantize --backend openvino``: export the model to IR next to ``--out``, quantize it
+    with NNCF (accuracy-controlled with ``--max-drop``) and report both."""
+    require_extra("openvino", "openvino", "nncf", purpose="ffseg quantize --backend openvino")
+    from ffseg.deploy.openvino import export_openvino, quantize_and_compare_openvino
+
+    out = Path(args.out)
+    if args.onnx or out.suffix.lower() != ".xml":
+        raise ValueError(
+            f"--backend openvino quantizes --model/--weights into an IR: pass --out NAME.xml "
+            f"(got {out}) and no --onnx"
+        )
+    if not args.data:
+        raise ValueError("quantize needs calibration data: pass --data NAME --data-root DIR")
+    _warn_untrained(args, "quantize")
+    with torch_threads(args.threads):
+        model = model_from_args(args)
+        hw = input_size_of(model, args.input_size)
+        fp32 = out.with_name(out.stem + "_fp32.xml")
+        export_openvino(model, fp32, hw)
+        cfg = model.pretrained_cfg
+        transforms = eval_transforms(cfg.mean, cfg.std, hw)
+        calib = first_images(dataset_from_args(args, args.calib_split, transforms), args.num_images)
+        val = dataset_from_args(args, args.val_split, transforms)
+        val = Subset(val, range(min(args.num_val, len(val)))) if args.num_val else val
+        report = quantize_and_compare_openvino(
+            fp32,
+            out,
+            [c.numpy() for c in calib],
+            DataLoader(val, args.batch_size),
+            max_drop=args.max_drop,
+            runs=args.runs,
+            threads=args.threads,
+        )
+    print(report.summary())
+    if args.report:
+        atomic_write_json(args.report, report.to_dict())
+    return 0
+
+
+def _run_bench_artifact(args: argparse.Namespace) -> int:
+    """``bench --weights FILE`` for an exported file: its latency as it runs (the backend and
+    precision flags do not apply)."""
+    options = dict(batch=args.batch_size, runs=args.runs, warmup=args.warmup)
+    results = [
+        benchmark_artifact(args.weights, size, threads=args.threads, **options)
+        for size in args.input_size or [None]
+    ]
+    print(results_markdown(results))
+    for out in args.out:
+        print(f"wrote {write_results(results, out, machine_info(args.threads))}")
+    return 0

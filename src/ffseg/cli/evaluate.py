@@ -29,6 +29,7 @@ from ffseg.cli._args import (
 from ffseg.data import eval_transforms
 from ffseg.data.samplers import DistributedEvalSampler
 from ffseg.data.transforms import imagenet_eval_transforms
+from ffseg.deploy.artifacts import is_exported, load_artifact
 from ffseg.deploy.model_info import model_name
 from ffseg.deploy.runtime import torch_threads
 from ffseg.engine.distributed import DistInfo, cleanup_distributed, init_distributed
@@ -92,9 +93,12 @@ def _eval_model(args: argparse.Namespace, dataset: Any) -> nn.Module:
         model = load_model(None, name=args.model, num_classes=dataset.num_classes)
         log.warning("no --weights given: evaluating randomly initialised %s", args.model)
         return model
-    model = load_model(
-        args.weights, name=args.model, num_classes=args.num_classes, use_ema=args.ema
-    )
+    if is_exported(args.weights):  # ONNX, OpenVINO, .pt2, TorchScript: run on the CPU
+        model = load_artifact(args.weights, num_classes=args.num_classes, threads=args.threads)
+    else:
+        model = load_model(
+            args.weights, name=args.model, num_classes=args.num_classes, use_ema=args.ema
+        )
     if model.num_classes != dataset.num_classes:
         raise ValueError(
             f"{str(args.weights)!r} holds a {model.num_classes}-class model but "

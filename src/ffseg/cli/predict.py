@@ -30,6 +30,7 @@ from ffseg.cli._args import (
     scales_from_args,
 )
 from ffseg.cli.predict_ray import add_ray_args, check_ray_args, run_ray
+from ffseg.deploy.artifacts import is_exported
 from ffseg.deploy.extras import require_extra
 from ffseg.deploy.runtime import torch_threads
 from ffseg.engine.precision import resolve_precision
@@ -45,7 +46,11 @@ log = logging.getLogger(__name__)
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("predict", help="segment images, a folder or a video")
     add_model_args(p)
-    p.add_argument("--onnx", help="run an exported ONNX file (uses its sidecar) instead of --model")
+    p.add_argument(
+        "--onnx",
+        help="run an exported file (.onnx, OpenVINO .xml, .pt2, TorchScript; uses its sidecar) "
+        "instead of --model; --weights accepts these too",
+    )
     p.add_argument("--source", required=True, help="image, folder of images, or video file")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
@@ -101,8 +106,8 @@ def _segmenter(args: argparse.Namespace) -> Segmenter:
     opts["crop_size"] = tuple(args.input_size) if slide and args.input_size else None
     resize = args.resize or (None if slide else args.input_size)
     opts["size"] = tuple(resize) if resize else None
-    if args.onnx:
-        return Segmenter.from_onnx(args.onnx, threads=args.threads, **opts)
+    if args.onnx or is_exported(args.weights):  # any exported artifact, on the CPU
+        return Segmenter.from_artifact(args.onnx or args.weights, threads=args.threads, **opts)
     if not args.model and not args.weights:
         raise ValueError("pass --model NAME (optionally --weights) or --onnx FILE")
     device = device_from_args(args)

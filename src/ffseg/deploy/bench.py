@@ -46,6 +46,7 @@ __all__ = [
     "VALID_PRECISIONS",
     "BenchResult",
     "ImageSource",
+    "benchmark_artifact",
     "benchmark_model",
     "benchmark_models",
     "content_key",
@@ -248,6 +249,35 @@ def benchmark_models(
                 model, hw, compare_inputs=compare, calibration=calibration, **options
             )
     return results
+
+
+def benchmark_artifact(
+    path: str | os.PathLike[str],
+    input_size: Sequence[int] | None = None,
+    *,
+    batch: int = 1,
+    runs: int = 50,
+    warmup: int = 5,
+    threads: int | None = None,
+) -> BenchResult:
+    """Latency of an exported artifact (ONNX, OpenVINO IR, ``.pt2``, TorchScript; see
+    :func:`ffseg.deploy.artifacts.load_artifact`) as it runs, at ``input_size`` (default: its
+    sidecar's). The backend column is the artifact's kind, the precision its sidecar's."""
+    from ffseg.deploy.artifacts import artifact_kind, load_artifact
+
+    with torch_threads(threads) as n_threads:
+        model = load_artifact(path, threads=n_threads)
+        h, w = input_size or model.pretrained_cfg.input_size[1:]
+        meta = getattr(model, "meta", {})
+        precision = "int8" if "quantization" in meta else meta.get("precision", "fp32")
+        res = BenchResult(model_name(model), h, w, batch, artifact_kind(path), precision, n_threads)
+        x = torch.randn(batch, 3, h, w, generator=torch.Generator().manual_seed(0))
+        with torch.inference_mode():
+            times = time_fn(lambda: model(x), runs, warmup)
+    res.runs, res.median_ms = len(times), statistics.median(times)
+    res.p90_ms = _percentile(times, 90)
+    res.images_per_s = batch * 1000.0 / res.median_ms
+    return res
 
 
 @dataclass(frozen=True)

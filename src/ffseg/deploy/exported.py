@@ -69,6 +69,12 @@ class ExportedModel:
         """No-op, for code that puts a model in eval mode."""
         return self
 
+    def to(self, device: str | torch.device) -> ExportedModel:
+        """No-op on the CPU, where exported models run; another device is an error."""
+        if torch.device(device).type != "cpu":
+            raise ValueError(f"{self.path} runs on the CPU only; pass --device cpu")
+        return self
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         size = tuple(self.pretrained_cfg.input_size[1:])
         if not self.supports_dynamic_shapes and tuple(x.shape[-2:]) != size:
@@ -87,7 +93,7 @@ class ExportedModel:
 class TorchScriptModel(ExportedModel):
     """A TorchScript file written by ``ffseg export`` (``.ts`` / ``.pt``)."""
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path)
         with warnings.catch_warnings():  # torch.jit.load announces its deprecation
             warnings.simplefilter("ignore", FutureWarning)
@@ -107,7 +113,7 @@ class TorchScriptModel(ExportedModel):
 class ProgramModel(ExportedModel):
     """A ``torch.export`` program written by ``ffseg export`` (``.pt2``)."""
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path)
         try:
             self.module = torch.export.load(str(self.path)).module()

@@ -246,8 +246,7 @@ def _val_items(loader: Iterable[Any]) -> list[tuple[np.ndarray, torch.Tensor]]:
 
 def _miou_fn(fp32_path: Path, threads: int | None) -> Callable[[Any, Iterable[Any]], float]:
     """NNCF's ``validation_fn``: the mIoU of a compiled model on ``(image, mask)`` items."""
-    runner = OpenVinoModel.__new__(OpenVinoModel)
-    ExportedModel.__init__(runner, fp32_path)
+    runner = OpenVinoModel(fp32_path, threads)  # its sidecar; NNCF passes each compiled model
 
     def validate(compiled: Any, items: Iterable[Any]) -> float:
         runner.compiled = compiled

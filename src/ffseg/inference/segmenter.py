@@ -20,6 +20,8 @@ from PIL import Image
 from torch import nn
 
 from ffseg.classes import Palette, class_names_for, palette_for
+from ffseg.deploy.artifacts import load_artifact
+from ffseg.deploy.exported import ExportedModel
 from ffseg.deploy.fuse import prepare_for_inference
 from ffseg.deploy.model_info import check_input_size, input_size_of
 from ffseg.deploy.ort import OnnxModel
@@ -100,7 +102,7 @@ class Segmenter:
 
     def __init__(
         self,
-        model: nn.Module | OnnxModel,
+        model: nn.Module | ExportedModel,
         mode: str = "whole",
         scales: Sequence[float] = (1.0,),
         flip: bool = False,
@@ -137,6 +139,13 @@ class Segmenter:
         """A segmenter running an exported ONNX file with its sidecar's preprocessing."""
         threads = kwargs.pop("threads", None)
         return cls(OnnxModel(path, threads=threads), **kwargs)
+
+    @classmethod
+    def from_artifact(cls, path: str | os.PathLike[str], **kwargs: Any) -> Segmenter:
+        """A segmenter running any artifact :func:`ffseg.deploy.artifacts.load_artifact` loads
+        (run folder, checkpoint with ``name=``, ONNX, OpenVINO IR, ``.pt2``, TorchScript)."""
+        load = {k: kwargs.pop(k) for k in ("threads", "name", "num_classes") if k in kwargs}
+        return cls(load_artifact(path, **load), **kwargs)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(self.model, nn.Module):

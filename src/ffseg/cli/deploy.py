@@ -47,6 +47,7 @@ from ffseg.deploy.report import (
 )
 from ffseg.deploy.runtime import flushed_denormals, torch_threads
 from ffseg.deploy.samples import first_images
+from ffseg.deploy.sensitivity import layer_sensitivity
 
 __all__ = ["register"]
 
@@ -130,6 +131,34 @@ def _register_quantize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
     p.add_argument("--exclude-first-conv", action="store_true", help="keep the stem in float")
     p.add_argument("--exclude-classifier", action="store_true", help="keep the classifier in float")
+    p.add_argument(
+        "--exclude-node",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="keep this ONNX node in float (repeatable; names from --sensitivity)",
+    )
+    p.add_argument(
+        "--no-reduce-range",
+        action="store_true",
+        help="full 8-bit weights (default: 7-bit, which avoids the saturation of int8 products "
+        "on x86 CPUs without VNNI)",
+    )
+    p.add_argument(
+        "--sensitivity",
+        type=int,
+        nargs="?",
+        const=8,
+        metavar="IMAGES",
+        help="first print a per-node report (each node left in float in turn, outputs compared "
+        "with fp32 on IMAGES val images, default 8)",
+    )
+    p.add_argument(
+        "--max-drop",
+        type=float,
+        default=1.0,
+        help="warn when int8 loses more mIoU points than this (default: 1.0)",
+    )
     add_device_args(p)
     p.add_argument("--runs", type=int, default=20, help="timed runs for latency before/after")
     p.add_argument("--report", help="write the before/after report as JSON (default: none)")
@@ -256,21 +285,37 @@ def run_quantize(args: argparse.Namespace) -> int:
         calib = first_images(dataset_from_args(args, args.calib_split, transforms), args.num_images)
         val = dataset_from_args(args, args.val_split, transforms)
         val = Subset(val, range(min(args.num_val, len(val)))) if args.num_val else val
-        options = dict(per_channel=not args.no_per_channel, method=args.method)
+        calib_arrays = [c.numpy() for c in calib]
+        options: dict[str, Any] = dict(per_channel=not args.no_per_channel, method=args.method)
+        options.update(reduce_range=not args.no_reduce_range)
+        sensitivity = None
+        if args.sensitivity:
+            images = [x.numpy() for x in first_images(val, args.sensitivity)]
+            sensitivity = layer_sensitivity(
+                fp32, calib_arrays, images, threads=args.threads, **options
+            )
+            print(sensitivity.summary())
         options.update(exclude_first_conv=args.exclude_first_conv)
         options.update(exclude_classifier=args.exclude_classifier)
+        options.update(exclude_nodes=args.exclude_node)
         comparison = quantize_and_compare(
             fp32,
             args.out,
-            [c.numpy() for c in calib],
+            calib_arrays,
             DataLoader(val, args.batch_size),
             runs=args.runs,
             threads=args.threads,
             **options,
         )
     print(comparison.summary())
+    missed = comparison.missed_target(args.max_drop)
+    if missed:
+        log.warning(missed)
     if args.report:
-        atomic_write_json(args.report, comparison.to_dict())
+        report = {**comparison.to_dict(), "max_drop": args.max_drop, "target_met": not missed}
+        if sensitivity:
+            report["sensitivity"] = sensitivity.to_dict()
+        atomic_write_json(args.report, report)
     return 0
 
 

@@ -292,7 +292,7 @@ def run_quantize(args: argparse.Namespace) -> int:
         if args.sensitivity:
             images = [x.numpy() for x in first_images(val, args.sensitivity)]
             sensitivity = layer_sensitivity(
-                fp32, calib_arrays, images, threads=args.threads, **options
+                fp32, calib_arrays, images, threads=args.threads, progress=_progress, **options
             )
             print(sensitivity.summary())
         options.update(exclude_first_conv=args.exclude_first_conv)
@@ -317,6 +317,11 @@ def run_quantize(args: argparse.Namespace) -> int:
             report["sensitivity"] = sensitivity.to_dict()
         atomic_write_json(args.report, report)
     return 0
+
+
+def _progress(done: int, total: int) -> None:
+    if done % 10 == 0 or done == total:
+        log.info("sensitivity: %d / %d variants measured", done, total)
 
 
 def _fp32_onnx(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:

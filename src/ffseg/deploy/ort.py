@@ -115,10 +115,16 @@ class OnnxModel:
 
     Called with a normalised ``(B, 3, H, W)`` tensor it returns logits-like scores: logits or
     probabilities as exported, or one-hot scores for an ``argmax`` export. Static exports get
-    their input resized to the exported size. ``pretrained_cfg`` comes from the sidecar.
+    their input resized to the exported size. ``pretrained_cfg`` comes from the sidecar;
+    ``config``: extra ONNX Runtime session entries (see :func:`ort_session`).
     """
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        threads: int | None = None,
+        config: dict[str, str] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.meta: dict[str, Any] = read_sidecar(self.path)
         try:
@@ -130,7 +136,7 @@ class OnnxModel:
             ) from exc
         self.num_classes = self.pretrained_cfg.num_classes
         self.supports_dynamic_shapes = bool(self.meta.get("dynamic_shapes", False))
-        self.session = ort_session(self.path, threads=threads)
+        self.session = ort_session(self.path, threads=threads, config=config)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         size = tuple(self.pretrained_cfg.input_size[1:])

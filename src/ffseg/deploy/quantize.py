@@ -30,6 +30,7 @@ __all__ = [
     "QuantizeComparison",
     "QuantizeResult",
     "find_boundary_convs",
+    "measure_onnx",
     "prepare_for_quantization",
     "quantize_and_compare",
     "quantize_onnx",
@@ -245,10 +246,17 @@ class QuantizeComparison:
         return "\n".join(lines)
 
 
-def _measure(
-    path: Path, loader: DataLoader, example: np.ndarray, runs: int, threads: int | None
+def measure_onnx(
+    path: str | os.PathLike[str],
+    loader: DataLoader,
+    example: np.ndarray,
+    runs: int,
+    threads: int | None = None,
+    config: dict[str, str] | None = None,
 ) -> QuantizeResult:
-    model = OnnxModel(path, threads=threads)
+    """mIoU of an exported ONNX file over ``loader`` and its median latency on ``example``
+    (``config``: extra ONNX Runtime session entries)."""
+    model = OnnxModel(path, threads=threads, config=config)
     metrics = evaluate(model, loader, model.num_classes)
     times = time_fn(lambda: model.session.run(None, {"input": example}), runs, warmup=3)
     return QuantizeResult(
@@ -276,7 +284,7 @@ def quantize_and_compare(
     quantize_onnx(fp32_path, int8_path, calibration, **options)
     example = np.ascontiguousarray(calibration[0], np.float32)
     return QuantizeComparison(
-        fp32=_measure(fp32_path, val_loader, example, runs, threads),
-        int8=_measure(int8_path, val_loader, example, runs, threads),
+        fp32=measure_onnx(fp32_path, val_loader, example, runs, threads),
+        int8=measure_onnx(int8_path, val_loader, example, runs, threads),
         input_size=list(read_sidecar(fp32_path)["input_size"]),
     )

@@ -56,6 +56,9 @@ COMPUTE_OPS = (
     "MaxPool",
     "Sigmoid",
     "Softmax",
+    "BatchNormalization",  # left unfolded after a pre-activation (BN-ReLU-Conv) or an Add
+    "InstanceNormalization",
+    "LayerNormalization",
 )
 #: ONNX Runtime session entry selecting the non-saturating U8U8 kernels on x86 without VNNI.
 PRECISE_KERNELS = {"session.x64quantprecision": "1"}

@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from ffseg.data import build_dataset, eval_transforms
 from ffseg.deploy.bench import measure_peak
 from ffseg.deploy.export import export_onnx
 from ffseg.deploy.flops import count_macs
-from ffseg.deploy.quantize import measure_onnx, quantize_onnx
+from ffseg.deploy.ort import OnnxModel, ort_session
+from ffseg.deploy.quantize import quantize_onnx
 from ffseg.deploy.runtime import flushed_denormals, time_fn, torch_threads
 from ffseg.deploy.samples import first_images
 from ffseg.deploy.sensitivity import PRECISE_KERNELS
@@ -41,13 +43,26 @@ from ffseg.models import load_model
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "deploy.md"
 
 
-def extra_rows(fp32_onnx: Path, loader: DataLoader, example: Any, args: Any) -> list[dict]:
-    """Rows of further backends (OpenVINO fp32/int8 plug in here); none yet."""
+def extra_rows(
+    fp32_onnx: Path, loader: DataLoader, example: Any, args: Any
+) -> list[tuple[dict, Callable[[], Any]]]:
+    """``(row, runner)`` of further backends (OpenVINO fp32/int8 plug in here): the row as
+    :func:`_row` makes it (with its mIoU), the runner one inference on ``example``; none yet."""
     return []
 
 
-def _row(backend: str, precision: str, miou: float, ms: float, note: str = "") -> dict:
-    return dict(backend=backend, precision=precision, miou=miou * 100, median_ms=ms, note=note)
+def _row(backend: str, precision: str, miou: float, note: str = "") -> dict:
+    return dict(backend=backend, precision=precision, miou=miou * 100, note=note)
+
+
+def _miou(path: Path, loader: DataLoader, threads: int, config: dict | None = None) -> float:
+    model = OnnxModel(path, threads=threads, config=config)
+    return evaluate(model, loader, model.num_classes)["miou"]
+
+
+def _ort_runner(path: Path, example: Any, threads: int, config: dict | None = None) -> Callable:
+    session = ort_session(path, threads=threads, config=config)
+    return lambda: session.run(None, {"input": example})
 
 
 def _variants(args: argparse.Namespace) -> list[tuple[str, dict, dict | None]]:
@@ -79,6 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     loader = DataLoader(val, 1)
     example = calib[0]
     rows: list[dict] = []
+    runners: list[Callable[[], Any]] = []  # one per row, timed round-robin at the end
     with (
         torch_threads(args.threads) as threads,
         flushed_denormals(),
@@ -86,22 +102,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     ):
         peak = measure_peak(threads, runs=10, dtypes=("fp32",))["conv3x3_fp32"]
         macs = count_macs(model, hw)
+        x = torch.from_numpy(example)
         with torch.inference_mode():
             eager = evaluate(model, loader, model.num_classes)
-            x = torch.from_numpy(example)
-            ms = statistics.median(time_fn(lambda: model(x), args.runs, warmup=3))
-        rows.append(_row("PyTorch eager", "fp32", eager["miou"], ms))
+        rows.append(_row("PyTorch eager", "fp32", eager["miou"]))
+        runners.append(lambda: model(x))
         fp32 = Path(tmp) / "model.onnx"
         export_onnx(model, fp32, hw)
-        r = measure_onnx(fp32, loader, example, args.runs, threads)
-        rows.append(_row("ONNX Runtime", "fp32", r.miou, r.median_ms))
-        for name, options, config in _variants(args):
-            int8 = Path(tmp) / "model_int8.onnx"
-            if config is None or not int8.is_file():
-                quantize_onnx(fp32, int8, calib, **options)
-            r = measure_onnx(int8, loader, example, args.runs, threads, config=config)
-            rows.append(_row("ONNX Runtime", "int8", r.miou, r.median_ms, name))
-        rows += extra_rows(fp32, loader, example, args)
+        rows.append(_row("ONNX Runtime", "fp32", _miou(fp32, loader, threads)))
+        runners.append(_ort_runner(fp32, example, threads))
+        int8 = Path(tmp) / "model_int8.onnx"
+        for i, (name, options, config) in enumerate(_variants(args)):
+            path = Path(tmp) / f"model_int8_{i}.onnx"
+            if config is None:  # a config row re-runs the previous row's file on other kernels
+                int8 = quantize_onnx(fp32, path, calib, **options)
+            rows.append(_row("ONNX Runtime", "int8", _miou(int8, loader, threads, config), name))
+            runners.append(_ort_runner(int8, example, threads, config))
+        for row, runner in extra_rows(fp32, loader, example, args):
+            rows.append(row)
+            runners.append(runner)
+        times: list[list[float]] = [[] for _ in runners]
+        with torch.inference_mode():
+            for fn in runners:
+                time_fn(fn, 0, warmup=3)
+            for _ in range(args.runs):  # round-robin: a busy machine slows every row alike
+                for fn, acc in zip(runners, times, strict=True):
+                    acc += time_fn(fn, 1, warmup=0)
+        for row, acc in zip(rows, times, strict=True):
+            row["median_ms"] = statistics.median(acc)
     ort_fp32 = rows[1]
     for row in rows:
         row["gflops"] = 2 * macs / (row["median_ms"] / 1000) / 1e9
@@ -121,6 +149,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def ort_version() -> str:
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
 def markdown(result: dict[str, Any], command: str) -> str:
     lines = [
         f"## Trained weights: {result['model']} on CamVid (int8 before/after the fix)",
@@ -133,7 +167,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
         f"- weights: `{result['weights']}`; input 1x3x{result['input_size'][0]}x"
         f"{result['input_size'][1]} ({result['gmacs']:.2f} GMACs); mIoU on "
         f"{result['images']} CamVid val images at full resolution; latency = median of the "
-        f"timed runs, {result['threads']} threads; peak = measured 3x3-conv fp32 "
+        "timed runs, every row timed round-robin in one process (a busy machine slows all rows "
+        f"alike), onnxruntime {ort_version()}, "
+        f"{result['threads']} threads; peak = measured 3x3-conv fp32 "
         f"{result['peak_conv3x3_fp32']:.1f} GFLOP/s in the same run (int8 rows use the same "
         "fp32 peak, so their % is a speed comparison, not an int8 ceiling)",
         "",

@@ -118,12 +118,17 @@ class SensitivityReport:
         )
         for row in self.rows[:top]:
             lines.append(
-                f"{row.name[:40]:40s} {row.op_type:>12s} {row.agreement * 100:8.2f} "
+                f"{_clip(row.name, 40):40s} {row.op_type:>12s} {row.agreement * 100:8.2f} "
                 f"{row.gain:+7.2f} {row.rel_error:8.4f}"
             )
         if len(self.rows) > top:
             lines.append(f"... {len(self.rows) - top} more rows in the JSON report")
         return "\n".join(lines)
+
+
+def _clip(name: str, width: int) -> str:
+    """``name`` cut to ``width`` from the left: exported node names differ at their end."""
+    return name if len(name) <= width else "..." + name[-(width - 3) :]
 
 
 def _settings_text(settings: dict[str, Any]) -> str:

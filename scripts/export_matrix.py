@@ -39,6 +39,7 @@ from ffseg.deploy.quantize import quantize_onnx
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "EXPORT_MATRIX.md"
 _FFNET = re.compile(r"ffnet\d+(ns|n|s)?_")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -70,9 +71,18 @@ def matrix_models(names: Sequence[str] | None = None) -> list[str]:
 
 
 def _reason(exc: BaseException) -> str:
-    """The failure in one line: the exception type and the first line of its message."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}"[:240]
+    """The failure in one line: the exception type and the first line of its message, followed
+    by the root cause's (exporters wrap the real error in a generic one), colours stripped."""
+
+    def line(e: BaseException) -> str:
+        text = _ANSI.sub("", str(e)).strip()
+        return f"{type(e).__name__}: {text.splitlines()[0] if text else ''}".strip()
+
+    root = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    text = line(exc) if root is exc else f"{line(exc)} <- {line(root)}"
+    return text[:300]
 
 
 def _int8(model: torch.nn.Module, size: tuple[int, int], tmp: Path) -> tuple[float, float]:

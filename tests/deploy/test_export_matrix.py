@@ -48,8 +48,8 @@ def test_sample_matrix_runs_and_writes_the_table(matrix, tmp_path: Path) -> None
     by = {(c.model, c.format): c for c in cells}
     for name in SAMPLE:  # the acceptance target: every zoo model exports to static ONNX
         cell = by[name, "onnx"]
-        assert cell.ok, cell.reason
-        assert cell.max_abs_diff < 1e-2 and cell.argmax_agreement > 0.99
+        assert cell.ok, cell.reason  # ok = passed ffseg's own verification (relative tolerance)
+        assert cell.argmax_agreement >= 0.999
     for cell in cells:
         assert cell.ok or cell.reason  # a failure always names its reason
         if cell.ok:

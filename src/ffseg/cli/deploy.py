@@ -31,6 +31,7 @@ from ffseg.cli._args import (
     image_source,
     int_in,
     model_from_args,
+    nonneg_float,
     nonneg_int,
     positive_float,
     positive_int,
@@ -71,9 +72,13 @@ from ffseg.deploy.report import (
 )
 from ffseg.deploy.runtime import flushed_denormals, torch_threads
 from ffseg.deploy.samples import first_images
+from ffseg.deploy.sensitivity import layer_sensitivity
 from ffseg.engine.precision import cpu_has_native_bf16
 
 __all__ = ["register"]
+
+#: ``quantize --max-drop`` for ONNX Runtime when not given: warn beyond 1 mIoU point.
+DEFAULT_MAX_DROP = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +169,10 @@ def _register_quantize(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-drop",
-        type=float,
-        help="openvino: accuracy-controlled int8 keeping the val mIoU drop within X points",
+        type=nonneg_float,
+        help="largest val mIoU drop (points) int8 may cost: onnxruntime warns beyond it "
+        "(default 1.0); openvino runs NNCF's accuracy-controlled quantization within it "
+        "(default: plain post-training quantization)",
     )
     add_input_size_arg(p, "input size H W (default: native, or the ONNX file's)")
     add_data_args(p, purpose="calibration and mIoU")
@@ -178,6 +185,28 @@ def _register_quantize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-per-channel", action="store_true", help="per-tensor weight scales")
     p.add_argument("--exclude-first-conv", action="store_true", help="keep the stem in float")
     p.add_argument("--exclude-classifier", action="store_true", help="keep the classifier in float")
+    p.add_argument(
+        "--exclude-node",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="keep this ONNX node in float (repeatable; names from --sensitivity)",
+    )
+    p.add_argument(
+        "--no-reduce-range",
+        action="store_true",
+        help="full 8-bit weights (default: 7-bit, which avoids the saturation of int8 products "
+        "on x86 CPUs without VNNI)",
+    )
+    p.add_argument(
+        "--sensitivity",
+        type=positive_int,
+        nargs="?",
+        const=8,
+        metavar="IMAGES",
+        help="first print a per-node report (each node left in float in turn, outputs compared "
+        "with fp32 on IMAGES val images, default 8)",
+    )
     add_device_args(p)
     p.add_argument(
         "--runs", type=positive_int, default=20, help="timed runs for latency before/after"
@@ -404,7 +433,8 @@ def run_export(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- quantize
 def _check_quantize_args(args: argparse.Namespace) -> None:
     """Output files and flag combinations, before any work."""
-    out = check_out_file("--out", args.out, (".onnx",))
+    suffix = ".xml" if args.backend == "openvino" else ".onnx"
+    out = check_out_file("--out", args.out, (suffix,))
     if args.report:
         report = check_out_file("--report", args.report, (".json",))
         if report.resolve() == out.with_suffix(".json").resolve():
@@ -428,8 +458,6 @@ def run_quantize(args: argparse.Namespace) -> int:
     _cpu_only(args, "quantize")
     if args.backend == "openvino":
         return _run_quantize_openvino(args)
-    if args.max_drop is not None:
-        raise ValueError("--max-drop needs --backend openvino (NNCF accuracy control)")
     _require_onnx("quantize", exporter=not args.onnx)
     if not args.data:
         raise ValueError("quantize needs calibration data: pass --data NAME --data-root DIR")
@@ -444,21 +472,38 @@ def run_quantize(args: argparse.Namespace) -> int:
         calib = first_images(dataset_from_args(args, args.calib_split, transforms), args.num_images)
         val = dataset_from_args(args, args.val_split, transforms)
         val = Subset(val, range(min(args.num_val, len(val)))) if args.num_val else val
-        options = dict(per_channel=not args.no_per_channel, method=args.method)
+        calib_arrays = [c.numpy() for c in calib]
+        options: dict[str, Any] = dict(per_channel=not args.no_per_channel, method=args.method)
+        options.update(reduce_range=not args.no_reduce_range)
+        sensitivity = None
+        if args.sensitivity:
+            images = [x.numpy() for x in first_images(val, args.sensitivity)]
+            sensitivity = layer_sensitivity(
+                fp32, calib_arrays, images, threads=args.threads, progress=_progress, **options
+            )
+            print(sensitivity.summary())
         options.update(exclude_first_conv=args.exclude_first_conv)
         options.update(exclude_classifier=args.exclude_classifier)
+        options.update(exclude_nodes=args.exclude_node)
         comparison = quantize_and_compare(
             fp32,
             args.out,
-            [c.numpy() for c in calib],
+            calib_arrays,
             DataLoader(val, args.batch_size),
             runs=args.runs,
             threads=args.threads,
             **options,
         )
     print(comparison.summary())
+    max_drop = DEFAULT_MAX_DROP if args.max_drop is None else args.max_drop
+    missed = comparison.missed_target(max_drop)
+    if missed:
+        log.warning(missed)
     if args.report:
-        atomic_write_json(args.report, comparison.to_dict())
+        report = {**comparison.to_dict(), "max_drop": max_drop, "target_met": not missed}
+        if sensitivity:
+            report["sensitivity"] = sensitivity.to_dict()
+        atomic_write_json(args.report, report)
     return 0
 
 
@@ -482,6 +527,11 @@ def _check_class_count(args: argparse.Namespace, model: Any) -> None:
             f"data: --classes with {count} names; synthetic: --num-classes {count}) or a model "
             "trained on this dataset"
         )
+
+
+def _progress(done: int, total: int) -> None:
+    if done % 10 == 0 or done == total:
+        log.info("sensitivity: %d / %d variants measured", done, total)
 
 
 def _fp32_onnx(args: argparse.Namespace, model: Any) -> tuple[Path, dict[str, Any]]:
@@ -512,6 +562,7 @@ def _run_quantize_openvino(args: argparse.Namespace) -> int:
     _warn_untrained(args, "quantize")
     with torch_threads(args.threads):
         model = model_from_args(args)
+        _check_class_count(args, model)
         hw = input_size_of(model, args.input_size)
         fp32 = out.with_name(out.stem + "_fp32.xml")
         export_openvino(model, fp32, hw)

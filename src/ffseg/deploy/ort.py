@@ -32,12 +32,14 @@ def ort_session(
     provider: str = "cpu",
     optimization: str = "all",
     allow_spinning: bool | None = None,
+    config: dict[str, str] | None = None,
 ) -> Any:
     """An ``InferenceSession`` for ``path`` on ``provider`` (``"cpu"`` or ``"cuda"``).
 
     ``threads`` sets intra-op threads (inter-op is 1: segmentation graphs are sequential).
     ``allow_spinning`` (default: off when ``OMP_WAIT_POLICY=PASSIVE``, as for PyTorch) lets idle
     worker threads busy-wait; on a shared, oversubscribed CPU spinning costs far more than it saves.
+    ``config``: extra session config entries (e.g. ``{"session.x64quantprecision": "1"}``).
     Raises ``FileNotFoundError`` / ``RuntimeError`` naming the file when it cannot be loaded.
     """
     ort = _ort()
@@ -54,6 +56,8 @@ def ort_session(
     if allow_spinning is None:
         allow_spinning = os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE"
     options.add_session_config_entry("session.intra_op.allow_spinning", str(int(allow_spinning)))
+    for key, value in (config or {}).items():
+        options.add_session_config_entry(key, value)
     options.graph_optimization_level = {
         "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
@@ -80,11 +84,17 @@ def ort_session(
 
 class OnnxModel(ExportedModel):
     """An exported ONNX file that behaves like a model for evaluation and ``Segmenter``
-    (see :class:`~ffseg.deploy.exported.ExportedModel`), run by ONNX Runtime."""
+    (see :class:`~ffseg.deploy.exported.ExportedModel`), run by ONNX Runtime; ``config``:
+    extra ONNX Runtime session entries (see :func:`ort_session`)."""
 
-    def __init__(self, path: str | os.PathLike[str], threads: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        threads: int | None = None,
+        config: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(path)
-        self.session = ort_session(self.path, threads=threads)
+        self.session = ort_session(self.path, threads=threads, config=config)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"input": x})[0]

@@ -32,8 +32,11 @@ __all__ = [
     "QuantizeComparison",
     "QuantizeResult",
     "find_boundary_convs",
+    "measure_onnx",
+    "prepare_for_quantization",
     "quantize_and_compare",
     "quantize_onnx",
+    "quantize_prepared",
     "remove_stale_scratch",
     "scratch_dir",
 ]
@@ -41,6 +44,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+
+
 #: Prefix of quantize's scratch folders in the system temp folder: ``ffseg-quantize-<pid>-*``.
 SCRATCH_PREFIX = "ffseg-quantize-"
 
@@ -115,6 +120,69 @@ def _private_copy(path: Path, target: Path) -> Path:
     return target
 
 
+def prepare_for_quantization(
+    fp32_path: str | os.PathLike[str], out_path: str | os.PathLike[str]
+) -> Path:
+    """ONNX Runtime's pre-processing (shape inference, graph clean-up) of ``fp32_path`` into
+    ``out_path``; the node names of the result are the ones ``exclude_nodes`` refers to.
+
+    Returns ``fp32_path`` itself when pre-processing fails (it is an optimisation only).
+    """
+    from onnxruntime.quantization import quant_pre_process
+
+    try:
+        quant_pre_process(str(fp32_path), str(out_path), skip_symbolic_shape=True)
+    except Exception as exc:  # pre-processing is an optimisation; quantize the raw graph
+        log.warning("onnxruntime quant_pre_process failed (%s); quantizing as is", exc)
+        return Path(fp32_path)
+    return Path(out_path)
+
+
+def quantize_prepared(
+    prepped: str | os.PathLike[str],
+    int8_path: str | os.PathLike[str],
+    calibration: Iterable[np.ndarray] | None,
+    *,
+    per_channel: bool = True,
+    reduce_range: bool = True,
+    method: str = "minmax",
+    exclude_nodes: Sequence[str] = (),
+    calibration_cache: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Quantize an already pre-processed graph (:func:`prepare_for_quantization`).
+
+    With ``calibration_cache`` the calibrated tensor ranges are saved there on the first call
+    and reused (``calibration`` may then be ``None``), so several variants of one graph (e.g.
+    with different ``exclude_nodes``) cost one calibration.
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    input_name = onnx.load(str(prepped), load_external_data=False).graph.input[0].name
+    reader = None if calibration is None else _Reader(input_name, calibration)
+    return atomic_write(
+        Path(int8_path),
+        lambda tmp: quantize_static(
+            str(prepped),
+            tmp,
+            reader,
+            quant_format=QuantFormat.QDQ,
+            per_channel=per_channel,
+            reduce_range=reduce_range,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=methods[method],
+            nodes_to_exclude=list(exclude_nodes),
+            calibration_cache_path=calibration_cache,
+        ),
+    )
+
+
 def quantize_onnx(
     fp32_path: str | os.PathLike[str],
     int8_path: str | os.PathLike[str],
@@ -123,65 +191,38 @@ def quantize_onnx(
     per_channel: bool = True,
     exclude_first_conv: bool = False,
     exclude_classifier: bool = False,
+    exclude_nodes: Sequence[str] = (),
     method: str = "minmax",
-    reduce_range: bool = False,
+    reduce_range: bool = True,
 ) -> Path:
     """Quantize ``fp32_path`` to INT8 QDQ (uint8 activations, int8 weights) at ``int8_path``.
 
     ``calibration`` yields normalised ``[1,3,H,W]`` float32 arrays. ``method`` is ``"minmax"``,
-    ``"entropy"`` or ``"percentile"``. The first conv (stem) and/or the classifier conv can be
-    kept in float. The file is written under a temporary name and renamed when complete.
+    ``"entropy"`` or ``"percentile"``. The first conv (stem), the classifier conv and any of
+    ``exclude_nodes`` (names as in the report of :mod:`ffseg.deploy.sensitivity`) stay in float.
+    ``reduce_range`` (default on) quantizes weights to 7 bits: x86 CPUs without VNNI (AVX2,
+    AVX-512 without VNNI) compute uint8 x int8 products in saturating 16-bit pairs, which
+    overflow with full-range weights and wreck the accuracy of trained models. The file is
+    written under a temporary name and renamed when complete.
     """
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quant_pre_process,
-        quantize_static,
-    )
-
     fp32_path, int8_path = Path(fp32_path), Path(int8_path)
     if not fp32_path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {fp32_path} (create it with ffseg export)")
     if method not in CALIBRATION_METHODS:
         raise ValueError(f"calibration method must be one of {CALIBRATION_METHODS}, got {method!r}")
-    methods = {
-        "minmax": CalibrationMethod.MinMax,
-        "entropy": CalibrationMethod.Entropy,
-        "percentile": CalibrationMethod.Percentile,
-    }
     arrays = list(calibration)
     if not arrays:
         raise ValueError("no calibration images: pass a dataset with at least one image")
-    first, last = find_boundary_convs(fp32_path)
-    exclude = [n for n, flag in ((first, exclude_first_conv), (last, exclude_classifier)) if flag]
-    import onnx
-
     with scratch_dir() as scratch:
         # work on a copy: ONNX Runtime writes ``<input>-inferred.onnx`` next to its input
         source = _private_copy(fp32_path, scratch / "input.onnx")
-        prepped = scratch / "prepped.onnx"
-        try:
-            quant_pre_process(str(source), str(prepped), skip_symbolic_shape=True)
-        except Exception as exc:  # pre-processing is an optimisation; quantize the raw graph
-            log.warning("onnxruntime quant_pre_process failed (%s); quantizing as is", exc)
-            prepped = source
-        input_name = onnx.load(str(prepped), load_external_data=False).graph.input[0].name
-        atomic_write(
-            int8_path,
-            lambda tmp: quantize_static(
-                str(prepped),
-                tmp,
-                _Reader(input_name, arrays),
-                quant_format=QuantFormat.QDQ,
-                per_channel=per_channel,
-                reduce_range=reduce_range,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=methods[method],
-                nodes_to_exclude=exclude,
-            ),
-        )
+        prepped = prepare_for_quantization(source, scratch / "prepped.onnx")
+        first, last = find_boundary_convs(prepped)
+        flagged = ((first, exclude_first_conv), (last, exclude_classifier))
+        exclude = [n for n, flag in flagged if flag and n] + list(exclude_nodes)
+        _check_node_names(prepped, exclude_nodes)
+        options = dict(per_channel=per_channel, reduce_range=reduce_range, method=method)
+        quantize_prepared(prepped, int8_path, arrays, exclude_nodes=exclude, **options)
     sidecar = fp32_path.with_suffix(".json")
     if sidecar.is_file() and sidecar != int8_path.with_suffix(".json"):
         meta = read_sidecar(fp32_path)  # applies unchanged, plus the quantization note
@@ -190,12 +231,25 @@ def quantize_onnx(
             "activations": "uint8",
             "weights": "int8",
             "per_channel": per_channel,
+            "reduce_range": reduce_range,
             "method": method,
             "calibration_images": len(arrays),
             "excluded_nodes": exclude,
         }
         atomic_write_json(int8_path.with_suffix(".json"), meta)
     return int8_path
+
+
+def _check_node_names(prepped: Path, names: Sequence[str]) -> None:
+    import onnx
+
+    known = {node.name for node in onnx.load(str(prepped), load_external_data=False).graph.node}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ValueError(
+            f"--exclude-node {unknown[0]!r} is not a node of the graph; take the names from "
+            "`ffseg quantize --sensitivity` (its report lists every quantizable node)"
+        )
 
 
 @dataclass
@@ -220,6 +274,24 @@ class QuantizeComparison:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def miou_drop(self) -> float:
+        """mIoU points lost by int8 (negative: int8 scored higher)."""
+        return (self.fp32.miou - self.int8.miou) * 100
+
+    def missed_target(self, max_drop: float) -> str | None:
+        """A one-line warning with the figures when int8 loses more than ``max_drop`` mIoU
+        points, else ``None``."""
+        if self.miou_drop <= max_drop:
+            return None
+        return (
+            f"int8 loses {self.miou_drop:.2f} mIoU points ({self.fp32.miou * 100:.2f} -> "
+            f"{self.int8.miou * 100:.2f} on {self.int8.num_images} images), more than the "
+            f"target {max_drop:.2f} (--max-drop); find the layers to keep in float with "
+            "`ffseg quantize --sensitivity` and pass them as --exclude-node, or try "
+            "--num-calib / --method"
+        )
+
     def summary(self) -> str:
         """A small table plus the speed-up and the mIoU change."""
         lines = [f"{'':6s} {'mIoU':>8s} {'aAcc':>8s} {'median ms':>10s}"]
@@ -233,10 +305,17 @@ class QuantizeComparison:
         return "\n".join(lines)
 
 
-def _measure(
-    path: Path, loader: DataLoader, example: np.ndarray, runs: int, threads: int | None
+def measure_onnx(
+    path: str | os.PathLike[str],
+    loader: DataLoader,
+    example: np.ndarray,
+    runs: int,
+    threads: int | None = None,
+    config: dict[str, str] | None = None,
 ) -> QuantizeResult:
-    model = OnnxModel(path, threads=threads)
+    """mIoU of an exported ONNX file over ``loader`` and its median latency on ``example``
+    (``config``: extra ONNX Runtime session entries)."""
+    model = OnnxModel(path, threads=threads, config=config)
     metrics = evaluate(model, loader, model.num_classes)
     times = time_fn(lambda: model.session.run(None, {"input": example}), runs, warmup=3)
     return QuantizeResult(
@@ -264,7 +343,7 @@ def quantize_and_compare(
     quantize_onnx(fp32_path, int8_path, calibration, **options)
     example = np.ascontiguousarray(calibration[0], np.float32)
     return QuantizeComparison(
-        fp32=_measure(fp32_path, val_loader, example, runs, threads),
-        int8=_measure(int8_path, val_loader, example, runs, threads),
+        fp32=measure_onnx(fp32_path, val_loader, example, runs, threads),
+        int8=measure_onnx(int8_path, val_loader, example, runs, threads),
         input_size=list(read_sidecar(fp32_path)["input_size"]),
     )

@@ -24,6 +24,7 @@ from ffseg.cli._args import (
     image_source,
     model_from_args,
 )
+from ffseg.cli.evaluate import use_run_data
 from ffseg.data import eval_transforms
 from ffseg.deploy.bench import (
     BACKENDS,
@@ -246,15 +247,19 @@ def run_export(args: argparse.Namespace) -> int:
 def run_quantize(args: argparse.Namespace) -> int:
     _cpu_only(args, "quantize")
     _require_onnx("quantize", exporter=not args.onnx)
-    if not args.data:
-        raise ValueError("quantize needs calibration data: pass --data NAME --data-root DIR")
+    if not args.data and not use_run_data(args):
+        raise ValueError(
+            "quantize needs calibration data: pass --data NAME --data-root DIR, or --weights "
+            "with a training run folder (its own data is used)"
+        )
     _warn_untrained(args, "quantize")
     with torch_threads(args.threads):
         fp32, meta = _fp32_onnx(args)
         hw = tuple(args.input_size or meta["input_size"])
         transforms = eval_transforms(meta["mean"], meta["std"], hw)
         calib = first_images(dataset_from_args(args, args.calib_split, transforms), args.num_images)
-        val = dataset_from_args(args, args.val_split, transforms)
+        # scored at the labels' stored size (the input-size rule; the network runs at hw)
+        val = dataset_from_args(args, args.val_split, eval_transforms(meta["mean"], meta["std"]))
         val = Subset(val, range(min(args.num_val, len(val)))) if args.num_val else val
         options = dict(per_channel=not args.no_per_channel, method=args.method)
         options.update(exclude_first_conv=args.exclude_first_conv)

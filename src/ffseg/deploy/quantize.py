@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from ffseg._io import atomic_write, atomic_write_json
 from ffseg.deploy.ort import OnnxModel, read_sidecar
 from ffseg.deploy.runtime import time_fn
-from ffseg.engine.evaluate import evaluate
+from ffseg.engine.evaluate import InferenceSpec, evaluate
 
 __all__ = [
     "CALIBRATION_METHODS",
@@ -180,7 +180,7 @@ def _measure(
     path: Path, loader: DataLoader, example: np.ndarray, runs: int, threads: int | None
 ) -> QuantizeResult:
     model = OnnxModel(path, threads=threads)
-    metrics = evaluate(model, loader, model.num_classes)
+    metrics = evaluate(model, loader, model.num_classes, spec=InferenceSpec.for_model(model))
     times = time_fn(lambda: model.session.run(None, {"input": example}), runs, warmup=3)
     return QuantizeResult(
         str(path), metrics["miou"], metrics["aacc"], metrics["num_images"], statistics.median(times)

@@ -8,6 +8,7 @@ any work, naming both sides and the fix; no file is changed.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +110,59 @@ def test_slide_stride_larger_than_window_is_refused(saved: Path, capsys) -> None
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "stride 100x100 is larger than the window 64x96" in err
+
+
+def _folder_naming(tmp_path: Path, saved: Path, architecture: str) -> Path:
+    folder = tmp_path / "crafted"
+    folder.mkdir()
+    config = json.loads((saved / "config.json").read_text())
+    config["pretrained_cfg"]["architecture"] = architecture
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "model.safetensors").write_bytes((saved / "model.safetensors").read_bytes())
+    return folder
+
+
+def test_a_stored_hub_encoder_is_refused_offline(saved: Path, tmp_path: Path, capsys) -> None:
+    folder = _folder_naming(tmp_path, saved, "smp:Unet:tu-hf_hub:timm/some-model")
+    before = _digest(folder)
+    with pytest.raises(ValueError, match="fetched from a model hub"):
+        load_model(folder)
+    out = tmp_path / "out"
+    args = ["predict", "--weights", str(folder), "--source", str(folder), "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "model hub" in err and "config.yaml" not in err
+    assert _digest(folder) == before and not out.exists()
+
+
+def test_a_stored_callable_refusal_points_at_no_file_of_the_folder(
+    saved: Path, tmp_path: Path
+) -> None:
+    from ffseg.config import load_config
+    from ffseg.engine.build import check_names_from_disk
+
+    folder = _folder_naming(tmp_path, saved, "torch.hub:load")
+    with pytest.raises(ValueError) as err:
+        load_model(folder)
+    assert "config.yaml" not in str(err.value) and "torch.hub:load" in str(err.value)
+    for override in (
+        "model.name=torch.hub:load",
+        "kd.smp={encoder_name: resnet18, encoder_weights: imagenet}",
+    ):
+        cfg = load_config("demo", [override])
+        with pytest.raises(ValueError) as err:
+            check_names_from_disk(cfg, "runs/r/last.pt")
+        message = str(err.value)
+        assert "Nothing was" in message and "--resume" not in message
+        assert "config.yaml" not in message
+
+
+def test_hubs_are_offline_while_a_stored_name_is_built(monkeypatch) -> None:
+    import os
+
+    from ffseg.models._offline import HUB_OFFLINE_ENV, hubs_offline
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with hubs_offline():
+        assert all(os.environ[key] == "1" for key in HUB_OFFLINE_ENV)
+    assert "HF_HUB_OFFLINE" not in os.environ

@@ -32,6 +32,7 @@ from ffseg.models import (
     read_state_dict,
 )
 from ffseg.models._factory import is_library_model_spec
+from ffseg.models._offline import check_stored_smp_name, is_hub_encoder
 from ffseg.models._registry import name_of_build
 from ffseg.models._smp import is_smp_name
 
@@ -70,13 +71,26 @@ def check_names_from_disk(cfg: Config, source: str) -> None:
     ``model.name`` or ``kd.teacher`` is a ``module:callable`` outside ffseg's model classes:
     building it would run code named by the file."""
     for key, name in (("model.name", cfg.model.name), ("kd.teacher", cfg.kd.teacher)):
+        if name and is_smp_name(name):
+            check_stored_smp_name(name, f"{source}: {key}")
         if not name or ":" not in name or is_smp_name(name) or is_library_model_spec(name):
             continue
         raise ValueError(
             f"{source}: {key}={name!r} names a 'module:callable' that would run code, and a "
             "recipe stored in a checkpoint may only name registered models (ffseg list) or ffseg "
-            "model classes. Nothing was run. If you trust this recipe, pass it yourself: "
-            "ffseg train --resume RUN --config RECIPE.yaml (the recipe the run was started with)."
+            "model classes. Nothing was run. Files of a run folder cannot vouch for code: start a "
+            "new run from a recipe you wrote yourself and have read (ffseg train --config ...)."
+        )
+    smp = cfg.kd.smp or {}
+    fetches = smp.get("encoder_weights") is not None or is_hub_encoder(
+        str(smp.get("encoder_name", ""))
+    )
+    if fetches:
+        raise ValueError(
+            f"{source}: kd.smp={smp!r} would make smp fetch encoder weights or a hub encoder, "
+            "and a recipe stored in a checkpoint may not reach the network. Nothing was fetched. "
+            "Start a new run from a recipe you wrote yourself, with kd.smp.encoder_weights: null "
+            "and a local kd.teacher_checkpoint."
         )
 
 

@@ -88,7 +88,9 @@ class InferenceSpec:
     as softmax probabilities. ``align_corners`` applies to every bilinear resize.
     ``input_size`` (whole mode) resizes every image to ``(H, W)`` before the scales (``None``:
     each image's own size); build a spec that follows the input-size rule with
-    :meth:`for_model`.
+    :meth:`for_model`. Inputs whose sides are not multiples of ``size_divisor`` (the model's,
+    ``SegModel.size_divisor``) are zero-padded (the mean, after normalisation) at the bottom
+    and right, and the logits cropped back, so every model runs at any size.
     """
 
     mode: str = "whole"
@@ -98,6 +100,7 @@ class InferenceSpec:
     flip: bool = False
     align_corners: bool = False
     input_size: tuple[int, int] | None = None
+    size_divisor: int = 1
 
     @classmethod
     def for_model(
@@ -124,6 +127,7 @@ class InferenceSpec:
             flip,
             align_corners,
             None if slide else size,
+            int(getattr(model, "size_divisor", 1)),
         )
 
     def __post_init__(self) -> None:
@@ -148,6 +152,9 @@ class InferenceSpec:
         object.__setattr__(self, "scales", scales)
         object.__setattr__(self, "flip", bool(self.flip))
         object.__setattr__(self, "align_corners", bool(self.align_corners))
+        if int(self.size_divisor) < 1:
+            raise ValueError(f"size_divisor must be >= 1, got {self.size_divisor}")
+        object.__setattr__(self, "size_divisor", int(self.size_divisor))
 
     @property
     def num_passes(self) -> int:
@@ -223,8 +230,21 @@ def _check_sampler(loader: DataLoader) -> None:
         )
 
 
-def _forward(model: Model, x: torch.Tensor, num_classes: int | None) -> torch.Tensor:
-    out = model(x)
+def _forward(
+    model: Model, x: torch.Tensor, num_classes: int | None, spec: InferenceSpec
+) -> torch.Tensor:
+    """The model's logits for ``x``; padded to ``spec.size_divisor`` and cropped back (then at
+    the input's resolution) when its sides are not multiples of it."""
+    h, w = x.shape[-2:]
+    divisor = max(spec.size_divisor, int(getattr(model, "size_divisor", 1)))
+    pad_h, pad_w = -h % divisor, -w % divisor
+    if pad_h or pad_w:
+        out = _checked(model(F.pad(x, (0, pad_w, 0, pad_h))), num_classes)
+        return _resize(out, (h + pad_h, w + pad_w), spec.align_corners)[..., :h, :w]
+    return _checked(model(x), num_classes)
+
+
+def _checked(out: Any, num_classes: int | None) -> torch.Tensor:
     if not isinstance(out, torch.Tensor):
         raise TypeError(
             f"model(x) returned {type(out).__name__}; ffseg models return one logits tensor "
@@ -256,7 +276,7 @@ def _slide(
     total: torch.Tensor | None = None
     count = torch.zeros(1, 1, hp, wp, device=x.device)
     for y0, x0 in spec.window_origins(hp, wp):
-        logits = _forward(model, x[:, :, y0 : y0 + ch, x0 : x0 + cw], num_classes)
+        logits = _forward(model, x[:, :, y0 : y0 + ch, x0 : x0 + cw], num_classes, spec)
         logits = _resize(logits, (ch, cw), spec.align_corners)
         if total is None:
             total = x.new_zeros(b, logits.shape[1], hp, wp, dtype=torch.float32)
@@ -289,7 +309,7 @@ def predict_scores(
             if spec.mode == "slide":
                 logits = _slide(model, xi, spec, num_classes)
             else:
-                logits = _forward(model, xi, num_classes)
+                logits = _forward(model, xi, num_classes, spec)
             logits = _resize(logits, out_size, spec.align_corners)
             passes.append(logits.flip(-1) if flipped else logits)
     if spec.num_passes == 1:

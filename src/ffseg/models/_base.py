@@ -163,6 +163,9 @@ class SegModel(nn.Module):
     #: ONNX export verification draws its random inputs free of such near-ties
     #: (``ffseg.deploy.ties``).
     argmax_switches: ClassVar[bool] = False
+    #: Input height and width must be multiples of this (downsampling stages that cannot round
+    #: an odd size); inference pads other sizes and crops the output back (1: any size).
+    size_divisor: ClassVar[int] = 1
 
     pretrained_cfg: PretrainedCfg
 

@@ -17,6 +17,7 @@ from torch import nn
 from ffseg._io import atomic_write, atomic_write_json
 from ffseg.models import _smp, _weights
 from ffseg.models._base import PretrainedCfg
+from ffseg.models._offline import check_stored_smp_name, hubs_offline
 from ffseg.models._registry import get_model_entry, is_model, name_of_build, resolve_name
 from ffseg.models._weights import WeightsError, check_fit, checkpoint_classes, read_state_dict
 
@@ -191,10 +192,14 @@ def _weights_file(directory: Path) -> Path:
 
 
 def _build(name: str, args: dict[str, Any], where: str) -> nn.Module:
-    """A registered or smp name through :func:`create_model`; an ffseg model class spec
-    directly."""
+    """A name read from ``where`` (a file): a registered or smp name through
+    :func:`create_model` with the hubs offline (an smp encoder from a hub is refused); an
+    ffseg model class spec directly; any other ``module:callable`` is refused."""
+    if _smp.is_smp_name(name):
+        check_stored_smp_name(name, where)
     if ":" not in name or _smp.is_smp_name(name):
-        return create_model(name, **args)
+        with hubs_offline():
+            return create_model(name, **args)
     model = import_model_class(name, where)(**args)
     cfg = getattr(model, "pretrained_cfg", None)
     if isinstance(cfg, PretrainedCfg):

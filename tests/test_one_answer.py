@@ -92,6 +92,9 @@ def test_every_verb_gives_one_answer(run: Path, tmp_path: Path, capsys) -> None:
     val = json.loads(results.read_text())
     assert val["input_size"] == list(NATIVE) and val["model"] == "ffnet22s_dbbb_mobile"
     assert val["miou"] == pytest.approx(trained, abs=1e-6)
+    # data flags override the run's own data
+    assert main(["val", "--weights", str(run), "--data", "synthetic", "--num-images", "1"]) == 0
+    assert "the run's own" not in capsys.readouterr().out
 
     # quantize's fp32 figure (the exported ONNX model, scored the same way)
     report = tmp_path / "q.json"

@@ -118,7 +118,7 @@ def test_overrides_convert_types() -> None:
             "data.crop_size=[64, 80]",
             "train.iters=none",
             "train.ema=true",
-            "model.kwargs.init=official",
+            "model.kwargs.up_head=C",
             "eval.scales=[0.5, 1.0, 1.5]",
             "train.epochs=3",
             "optim.grad_clip=null",
@@ -128,7 +128,7 @@ def test_overrides_convert_types() -> None:
     assert cfg.optim.lr == 0.01 and isinstance(cfg.optim.lr, float)
     assert cfg.data.crop_size == (64, 80)
     assert cfg.train.iters is None and cfg.train.ema is True and cfg.train.epochs == 3
-    assert cfg.model.kwargs["init"] == "official" and cfg.model.kwargs["backbone"] == "resnet22s"
+    assert cfg.model.kwargs["up_head"] == "C" and cfg.model.kwargs["init"] == "kaiming"
     assert cfg.eval.scales == (0.5, 1.0, 1.5)
     assert cfg.optim.grad_clip is None
     assert cfg.data.train_kwargs == {"n": 4}

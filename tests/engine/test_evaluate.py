@@ -221,3 +221,47 @@ def test_topk_is_counted_per_sample() -> None:
     assert res["num_images"] == 7
     assert res["top1"] == pytest.approx(float((ds.x.argmax(1) == ds.y).float().mean()))
     assert res["top5"] == pytest.approx(float((top5 == ds.y[:, None]).any(1).float().mean()))
+
+
+def _zoo_segmentation_models() -> list[str]:
+    from ffseg.models import get_pretrained_cfg, list_models
+
+    return [
+        n
+        for n in list_models()
+        if not n.startswith("ffnet") and get_pretrained_cfg(n).task == "segmentation"
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _zoo_segmentation_models())
+def test_every_zoo_model_predicts_any_image_size(name: str) -> None:
+    """Inputs are padded to the model's size_divisor and the output cropped back."""
+    import ffseg
+
+    model = ffseg.create_model(name, num_classes=3).eval()
+    min_h, min_w = model.pretrained_cfg.min_input_size
+    size = (max(37, min_h) + 5, max(53, min_w) + 13)  # divisible by no stride above 1
+    spec = InferenceSpec.for_model(model, size)
+    assert spec.size_divisor == getattr(model, "size_divisor", 1)
+    x = torch.randn(1, 3, *size)
+    with torch.no_grad():
+        scores = predict_scores(model, x, size, spec)
+        window = predict_scores(model, x, size, InferenceSpec.for_model(model, size, "slide"))
+    assert scores.shape == (1, 3, *size) and torch.isfinite(scores).all()
+    assert window.shape == (1, 3, *size)
+
+
+def test_padding_to_the_divisor_crops_the_output_back() -> None:
+    """A model that needs multiples of 8 gets padded inputs and cropped, aligned logits."""
+
+    class NeedsEight(nn.Module):
+        size_divisor = 8
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            assert x.shape[-2] % 8 == 0 and x.shape[-1] % 8 == 0
+            return x[:, :2]  # logits = the first two input channels, full resolution
+
+    x = torch.randn(1, 3, 13, 21)
+    scores = predict_scores(NeedsEight(), x, (13, 21))
+    torch.testing.assert_close(scores, x[:, :2])  # cropped back exactly, no shift

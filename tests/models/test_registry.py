@@ -94,3 +94,29 @@ def test_every_published_number_has_its_context(name: str) -> None:
         at, _, source = context.partition(";")
         assert re.search(r"\d+x\d+", at), f"{name}: {key} has no evaluation resolution: {context!r}"
         assert source.strip(), f"{name}: {key} has no source: {context!r}"
+
+
+def test_models_are_named_by_what_was_built() -> None:
+    """A class spec or a name with architecture kwargs is named by its design-space point."""
+    from ffseg.models import name_of_build
+
+    spec = "ffseg.models.ffnet:FFNet"
+    kwargs = dict(backbone="resnet22s", up_head="B", seg_head="B", mobile=True)
+    assert name_of_build(spec, {**kwargs, "first_stage_stride": 2}) == "ffnet22s_dbbb_mobile"
+    assert name_of_build("ffnet40s_dbbb_mobile", {"up_head": "C"}) == "ffnet40s_dbcb_mobile"
+    assert name_of_build("ffnet40s_dbbb_mobile", {"init": "kaiming"}) == "ffnet40s_dbbb_mobile"
+    assert name_of_build("ddrnet23_slim", {"up_head": "C"}) == "ddrnet23_slim"
+    with torch.device("meta"):
+        tuned = ffseg.create_model("ffnet40s_dbbb_mobile", up_head="C", num_classes=3)
+    assert tuned.pretrained_cfg.architecture == "ffnet40s_dbcb_mobile"
+
+
+def test_pretrained_cfg_reads_like_a_mapping() -> None:
+    cfg = get_pretrained_cfg("ffnet40s_bbb_mobile")
+    assert cfg["mean"] == cfg.mean and cfg.get("input_size") == cfg.input_size
+    assert cfg.get("nope", 7) == 7 and "std" in cfg and "nope" not in cfg
+    as_dict = dict(cfg)
+    assert as_dict["num_classes"] == 19 and list(cfg.keys()) == list(as_dict)
+    assert len(cfg) == len(as_dict)
+    with pytest.raises(KeyError):
+        cfg["nope"]

@@ -404,7 +404,11 @@ def model_from_args(args: argparse.Namespace, num_classes: int | None = None) ->
 
 
 def dataset_from_args(args: argparse.Namespace, split: str, transforms: Any = None) -> Any:
-    """The dataset selected by :func:`add_data_args` options, for ``split``."""
+    """The dataset selected by :func:`add_data_args` options, for ``split`` (a run folder's own
+    data when the verb adopted it: ``args.run_data``)."""
+    run = getattr(args, "run_data", None)
+    if run is not None:
+        return run.dataset(split, transforms)
     kw: dict[str, Any] = {}
     if args.data == "cityscapes":
         kw["mode"] = args.cityscapes_mode

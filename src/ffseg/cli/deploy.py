@@ -37,6 +37,7 @@ from ffseg.cli._args import (
     positive_int,
     refuse_ignored,
 )
+from ffseg.cli.evaluate import use_run_data
 from ffseg.data import eval_transforms
 from ffseg.deploy.artifacts import is_exported
 from ffseg.deploy.bench import (
@@ -459,8 +460,11 @@ def run_quantize(args: argparse.Namespace) -> int:
     if args.backend == "openvino":
         return _run_quantize_openvino(args)
     _require_onnx("quantize", exporter=not args.onnx)
-    if not args.data:
-        raise ValueError("quantize needs calibration data: pass --data NAME --data-root DIR")
+    if not args.data and not use_run_data(args):
+        raise ValueError(
+            "quantize needs calibration data: pass --data NAME --data-root DIR, or --weights "
+            "with a training run folder (its own data is used)"
+        )
     _warn_untrained(args, "quantize")
     remove_stale_temps(args.out)
     with _cleanup_on_sigterm(), torch_threads(args.threads):
@@ -470,7 +474,8 @@ def run_quantize(args: argparse.Namespace) -> int:
         hw = tuple(args.input_size or meta["input_size"])
         transforms = eval_transforms(meta["mean"], meta["std"], hw)
         calib = first_images(dataset_from_args(args, args.calib_split, transforms), args.num_images)
-        val = dataset_from_args(args, args.val_split, transforms)
+        # scored at the labels' stored size (the input-size rule; the network runs at hw)
+        val = dataset_from_args(args, args.val_split, eval_transforms(meta["mean"], meta["std"]))
         val = Subset(val, range(min(args.num_val, len(val)))) if args.num_val else val
         calib_arrays = [c.numpy() for c in calib]
         options: dict[str, Any] = dict(per_channel=not args.no_per_channel, method=args.method)

@@ -36,8 +36,10 @@ from ffseg.engine.distributed import DistInfo, cleanup_distributed, init_distrib
 from ffseg.engine.evaluate import InferenceSpec, evaluate, evaluate_classification
 from ffseg.engine.precision import resolve_precision
 from ffseg.inference.predictions import PredictionWriter
+from ffseg.inference.run_data import run_data
 from ffseg.metrics import format_table
 from ffseg.models import load_model
+from ffseg.models._factory import model_folder
 
 __all__ = ["register"]
 
@@ -53,12 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_model_args(p)
     p.add_argument("--ema", action="store_true", help="use the EMA weights of a checkpoint")
-    add_data_args(p, required=True)
-    p.add_argument("--split", default="val", help="dataset split")
+    add_data_args(p, purpose="evaluation (default: a run folder's own validation data)")
+    p.add_argument("--split", help="dataset split (default: val, or the run's validation split)")
     add_inference_args(
         p,
-        "network input size: the window with --mode slide (default: the model's native size); "
-        "with --mode whole images and labels are resized to it (default: as stored)",
+        "network input size: images are resized to it (--mode whole) or it is the window "
+        "(--mode slide); default: the model's native size. Labels are scored as stored",
     )
     add_alias(p, "--crop-size", dest="input_size", nargs=2, type=positive_int)
     p.add_argument("--align-corners", action="store_true", help="bilinear align_corners=True")
@@ -73,7 +75,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_val)
 
 
+def use_run_data(args: argparse.Namespace) -> bool:
+    """Without ``--data``: adopt the data of the training run ``--weights`` comes from (said
+    in one line); False when there is none."""
+    run = None if args.data else run_data(args.weights)
+    if run is None:
+        return False
+    args.run_data = run
+    args.data, args.data_root = run.data.name, run.data.root
+    print(run.describe(getattr(args, "split", None)))
+    return True
+
+
+def _adopt_data(args: argparse.Namespace) -> None:
+    if use_run_data(args):
+        run = args.run_data
+        args.split = run.split(args.split)
+        if args.num_images is None and args.split == run.data.val_split:
+            args.num_images = run.data.val_subset  # what training evaluated on
+    elif not args.data:
+        raise ValueError(
+            "pass --data NAME (and --data-root DIR), or --weights with a training run folder "
+            "(its config.yaml names the data it was validated on)"
+        )
+    args.split = args.split or "val"
+
+
 def run_val(args: argparse.Namespace) -> int:
+    _adopt_data(args)
     if args.save_preds and args.data_root:
         refuse_inside("--save-preds", args.save_preds, "--data-root", args.data_root)
     dist_info = init_distributed(args.device)
@@ -99,6 +128,7 @@ def _eval_model(args: argparse.Namespace, dataset: Any) -> nn.Module:
         model = load_model(
             args.weights, name=args.model, num_classes=args.num_classes, use_ema=args.ema
         )
+    _check_class_names(args, model, dataset)
     if model.num_classes != dataset.num_classes:
         raise ValueError(
             f"{str(args.weights)!r} holds a {model.num_classes}-class model but "
@@ -108,6 +138,20 @@ def _eval_model(args: argparse.Namespace, dataset: Any) -> nn.Module:
             "or pass weights trained on this dataset"
         )
     return model
+
+
+def _check_class_names(args: argparse.Namespace, model: nn.Module, dataset: Any) -> None:
+    """Refuse data whose class names differ from those the weights record (a reordered list
+    would be scored as if it matched)."""
+    recorded = model.pretrained_cfg.classes if model_folder(args.weights) else None
+    names = tuple(getattr(dataset, "classes", ()) or ())
+    if recorded and names and len(recorded) == len(names) and tuple(recorded) != names:
+        raise ValueError(
+            f"{str(args.weights)!r} was trained on classes {', '.join(recorded)} but "
+            f"--data {args.data} --split {args.split} has {', '.join(names)}; pass the classes "
+            f"in the model's order (--classes {','.join(recorded)}) or weights trained on this "
+            "data"
+        )
 
 
 def _loader(
@@ -169,16 +213,15 @@ def _run_classification(args: argparse.Namespace, dist_info: DistInfo) -> int:
 def _run_segmentation(args: argparse.Namespace, dist_info: DistInfo) -> int:
     model = _eval_model(args, dataset_from_args(args, args.split))
     cfg = model.pretrained_cfg
-    slide = args.mode == "slide"
-    resize = tuple(args.input_size) if args.input_size and not slide else None
-    dataset = dataset_from_args(args, args.split, eval_transforms(cfg.mean, cfg.std, resize))
-    spec = InferenceSpec(
+    dataset = dataset_from_args(args, args.split, eval_transforms(cfg.mean, cfg.std))
+    spec = InferenceSpec.for_model(
+        model,
+        args.input_size,
         args.mode,
-        (args.input_size or cfg.input_size[1:]) if slide else None,
-        args.stride,
-        scales_from_args(args),
-        args.flip,
-        args.align_corners,
+        stride=args.stride,
+        scales=scales_from_args(args),
+        flip=args.flip,
+        align_corners=args.align_corners,
     )
     loader, indices = _loader(args, dataset, dist_info)
     writer = None

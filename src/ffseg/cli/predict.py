@@ -80,15 +80,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_inference_args(
         p,
-        "network input size: the window with --mode slide (default: the model's native size); "
-        "with --mode whole images are resized to it (default: their own size)",
+        "network input size: images are resized to it (--mode whole) or it is the window "
+        "(--mode slide); default: the model's native size. Masks are written at each image's "
+        "size",
     )
     p.add_argument(
         "--resize",
         nargs=2,
         type=positive_int,
         metavar=("H", "W"),
-        help="resize every image to H W first, in any mode (default: no resize)",
+        help="--mode whole: the same as --input-size; --mode slide: resize every image to H W "
+        "before the windows (default: no resize)",
     )
     add_alias(p, "--size", dest="resize", nargs=2, type=positive_int)
     add_batch_size_arg(p, 1, "images per batch (consecutive images of one size)")

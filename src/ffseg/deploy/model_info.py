@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ffseg.engine.evaluate import network_input_size
+
 __all__ = [
     "FALLBACK_INPUT_SIZE",
     "check_input_size",
@@ -29,13 +31,10 @@ def model_name(model: Any) -> str:
 
 
 def input_size_of(model: Any, size: Sequence[int] | None = None) -> tuple[int, int]:
-    """``size`` as ``(H, W)`` when given, else the model's native input size."""
-    if size:
-        return int(size[0]), int(size[1])
-    cfg = getattr(model, "pretrained_cfg", None)
-    if cfg is None:
-        return FALLBACK_INPUT_SIZE
-    return int(cfg.input_size[-2]), int(cfg.input_size[-1])
+    """``size`` as ``(H, W)`` when given, else the model's native input size: the input-size
+    rule of :func:`ffseg.engine.evaluate.network_input_size` (:data:`FALLBACK_INPUT_SIZE` for a
+    module without ``pretrained_cfg``)."""
+    return network_input_size(model, size) or FALLBACK_INPUT_SIZE
 
 
 def supports_dynamic_shapes(model: Any) -> bool:

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from ffseg._io import atomic_write, atomic_write_json
 from ffseg.deploy.ort import OnnxModel, read_sidecar
 from ffseg.deploy.runtime import time_fn
-from ffseg.engine.evaluate import evaluate
+from ffseg.engine.evaluate import InferenceSpec, evaluate
 
 __all__ = [
     "CALIBRATION_METHODS",
@@ -316,7 +316,7 @@ def measure_onnx(
     """mIoU of an exported ONNX file over ``loader`` and its median latency on ``example``
     (``config``: extra ONNX Runtime session entries)."""
     model = OnnxModel(path, threads=threads, config=config)
-    metrics = evaluate(model, loader, model.num_classes)
+    metrics = evaluate(model, loader, model.num_classes, spec=InferenceSpec.for_model(model))
     times = time_fn(lambda: model.session.run(None, {"input": example}), runs, warmup=3)
     return QuantizeResult(
         str(path), metrics["miou"], metrics["aacc"], metrics["num_images"], statistics.median(times)

@@ -32,6 +32,8 @@ from ffseg.models import (
     read_state_dict,
 )
 from ffseg.models._factory import is_library_model_spec
+from ffseg.models._offline import check_stored_smp_name, is_hub_encoder
+from ffseg.models._registry import name_of_build
 from ffseg.models._smp import is_smp_name
 
 __all__ = [
@@ -69,13 +71,26 @@ def check_names_from_disk(cfg: Config, source: str) -> None:
     ``model.name`` or ``kd.teacher`` is a ``module:callable`` outside ffseg's model classes:
     building it would run code named by the file."""
     for key, name in (("model.name", cfg.model.name), ("kd.teacher", cfg.kd.teacher)):
+        if name and is_smp_name(name):
+            check_stored_smp_name(name, f"{source}: {key}")
         if not name or ":" not in name or is_smp_name(name) or is_library_model_spec(name):
             continue
         raise ValueError(
             f"{source}: {key}={name!r} names a 'module:callable' that would run code, and a "
             "recipe stored in a checkpoint may only name registered models (ffseg list) or ffseg "
-            "model classes. Nothing was run. If you trust this recipe, pass it yourself: "
-            "ffseg train --resume RUN --config RECIPE.yaml (the recipe the run was started with)."
+            "model classes. Nothing was run. Files of a run folder cannot vouch for code: start a "
+            "new run from a recipe you wrote yourself and have read (ffseg train --config ...)."
+        )
+    smp = cfg.kd.smp or {}
+    fetches = smp.get("encoder_weights") is not None or is_hub_encoder(
+        str(smp.get("encoder_name", ""))
+    )
+    if fetches:
+        raise ValueError(
+            f"{source}: kd.smp={smp!r} would make smp fetch encoder weights or a hub encoder, "
+            "and a recipe stored in a checkpoint may not reach the network. Nothing was fetched. "
+            "Start a new run from a recipe you wrote yourself, with kd.smp.encoder_weights: null "
+            "and a local kd.teacher_checkpoint."
         )
 
 
@@ -225,6 +240,19 @@ def training_module(model: nn.Module, cfg: Config, dist_info: DistInfo) -> nn.Mo
     return module
 
 
+def _stored_size(dataset: Any) -> tuple[int, int] | None:
+    """The stored size of the first validation image: where a whole-image evaluation without
+    ``eval.resize`` ran the network (the run's native input size)."""
+    if dataset is None or len(dataset) == 0:
+        return None
+    image = dataset[0][0]
+    shape = getattr(image, "shape", None)
+    if shape is not None and len(shape) == 3:
+        return int(shape[-2]), int(shape[-1])
+    size = getattr(image, "size", None)  # PIL: (W, H)
+    return (int(size[1]), int(size[0])) if isinstance(size, tuple) else None
+
+
 def run_model_config(model: nn.Module, cfg: Config, data: TrainData) -> dict[str, Any]:
     """The ``config.json`` of a run folder: the ``pretrained_cfg`` that rebuilds the trained
     model (architecture and build arguments, the dataset's classes and palette, mean/std and
@@ -232,10 +260,14 @@ def run_model_config(model: nn.Module, cfg: Config, data: TrainData) -> dict[str
     base = getattr(model, "pretrained_cfg", None)
     base = base if isinstance(base, PretrainedCfg) else PretrainedCfg(architecture="custom")
     if ":" in cfg.model.name and not is_smp_name(cfg.model.name):
-        arch, args = cfg.model.name, {**cfg.model.kwargs, "num_classes": data.num_classes}
+        args = {**cfg.model.kwargs, "num_classes": data.num_classes}
+        arch = name_of_build(cfg.model.name, args)
     else:
         arch, args = base.architecture, dict(base.model_args)
-    size = cfg.eval.resize or cfg.data.crop_size
+    e, segmentation = cfg.eval, cfg.data.task == "segmentation"
+    window = e.crop_size if e.mode == "slide" else e.resize
+    stored = _stored_size(data.val) if segmentation and e.mode == "whole" else None
+    size = (window if segmentation else None) or stored or cfg.data.crop_size
     n = data.num_classes
     pcfg = base.replace(
         architecture=arch,

@@ -4,6 +4,12 @@
 multi-scale and flip averaging; ``ffseg val``, the trainer, :class:`ffseg.Segmenter` and ONNX
 evaluation all run through it, configured by one frozen :class:`InferenceSpec`.
 
+The input-size rule, the same in every verb (:meth:`InferenceSpec.for_model`): a model runs at
+its native input size (``pretrained_cfg.input_size``; a training run's is its recipe's
+``eval.resize`` or ``data.crop_size``) unless an input size is given; the image is resized to
+it, and the logits are upsampled to the label's / image's stored size, where they are scored
+or written.
+
 Logits are cast to float32 and resized bilinearly to the mask size before the argmax
 (``align_corners=False`` by default, as the official Cityscapes script). Under
 ``torch.distributed`` each rank evaluates its shard (use
@@ -37,6 +43,7 @@ __all__ = [
     "InferenceSpec",
     "evaluate",
     "evaluate_classification",
+    "network_input_size",
     "predict_scores",
 ]
 
@@ -58,6 +65,19 @@ def _pair(value: Sequence[int] | None, what: str) -> tuple[int, int] | None:
     return int(value[0]), int(value[1])
 
 
+def network_input_size(
+    model: Any, input_size: Sequence[int] | None = None
+) -> tuple[int, int] | None:
+    """The ``(H, W)`` a model runs at: ``input_size`` when given, else its native input size
+    (``pretrained_cfg.input_size``); ``None`` for a module without ``pretrained_cfg`` (it runs
+    at each image's size)."""
+    if input_size:
+        return _pair(input_size, "input_size")
+    cfg = getattr(model, "pretrained_cfg", None)
+    size = getattr(cfg, "input_size", None)
+    return (int(size[-2]), int(size[-1])) if size else None
+
+
 @dataclass(frozen=True)
 class InferenceSpec:
     """How to turn an image into class scores (one definition passed through every caller).
@@ -66,6 +86,11 @@ class InferenceSpec:
     every ``stride`` pixels (default: windows overlap by :data:`SLIDE_OVERLAP`). ``scales``
     resize the input; ``flip`` adds horizontally mirrored passes. Several passes are averaged
     as softmax probabilities. ``align_corners`` applies to every bilinear resize.
+    ``input_size`` (whole mode) resizes every image to ``(H, W)`` before the scales (``None``:
+    each image's own size); build a spec that follows the input-size rule with
+    :meth:`for_model`. Inputs whose sides are not multiples of ``size_divisor`` (the model's,
+    ``SegModel.size_divisor``) are zero-padded (the mean, after normalisation) at the bottom
+    and right, and the logits cropped back, so every model runs at any size.
     """
 
     mode: str = "whole"
@@ -74,6 +99,36 @@ class InferenceSpec:
     scales: tuple[float, ...] = (1.0,)
     flip: bool = False
     align_corners: bool = False
+    input_size: tuple[int, int] | None = None
+    size_divisor: int = 1
+
+    @classmethod
+    def for_model(
+        cls,
+        model: Any,
+        input_size: Sequence[int] | None = None,
+        mode: str = "whole",
+        *,
+        stride: Sequence[int] | None = None,
+        scales: Sequence[float] = (1.0,),
+        flip: bool = False,
+        align_corners: bool = False,
+    ) -> InferenceSpec:
+        """The spec of the input-size rule: whole images resized to
+        :func:`network_input_size` (``input_size``, else the model's native size), or sliding
+        windows of that size."""
+        size = network_input_size(model, input_size)
+        slide = mode == "slide"
+        return cls(
+            mode,
+            size if slide else None,
+            tuple(stride) if stride else None,
+            tuple(scales),
+            flip,
+            align_corners,
+            None if slide else size,
+            int(getattr(model, "size_divisor", 1)),
+        )
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -82,14 +137,24 @@ class InferenceSpec:
         stride = _pair(self.stride, "stride")
         if self.mode == "slide" and crop is None:
             raise ValueError("mode='slide' needs crop_size=(H, W) (the window size)")
+        if crop is not None and stride is not None and (stride[0] > crop[0] or stride[1] > crop[1]):
+            raise ValueError(
+                f"slide stride {stride[0]}x{stride[1]} is larger than the window "
+                f"{crop[0]}x{crop[1]}: pixels between windows would never be predicted; use a "
+                "stride of at most the window (--stride H W)"
+            )
         scales = tuple(float(s) for s in self.scales)
         if not scales or any(s <= 0 for s in scales):
             raise ValueError(f"scales must be positive, got {tuple(self.scales)}")
+        object.__setattr__(self, "input_size", _pair(self.input_size, "input_size"))
         object.__setattr__(self, "crop_size", crop)
         object.__setattr__(self, "stride", stride)
         object.__setattr__(self, "scales", scales)
         object.__setattr__(self, "flip", bool(self.flip))
         object.__setattr__(self, "align_corners", bool(self.align_corners))
+        if int(self.size_divisor) < 1:
+            raise ValueError(f"size_divisor must be >= 1, got {self.size_divisor}")
+        object.__setattr__(self, "size_divisor", int(self.size_divisor))
 
     @property
     def num_passes(self) -> int:
@@ -130,11 +195,18 @@ class InferenceSpec:
         """The size of a ``height`` x ``width`` image resized by ``scale``."""
         return max(1, round(height * scale)), max(1, round(width * scale))
 
+    def image_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
+        """The sizes a ``height`` x ``width`` image is resized to, one per scale (whole mode:
+        scales of ``input_size`` when set)."""
+        if self.mode == "whole" and self.input_size is not None:
+            height, width = self.input_size
+        return [self.scaled(height, width, s) for s in self.scales]
+
     def network_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
         """The input sizes the model sees for an image of ``height`` x ``width``."""
         if self.mode == "slide":
             return [self.window]
-        return [self.scaled(height, width, s) for s in self.scales]
+        return self.image_sizes(height, width)
 
 
 def _check_sampler(loader: DataLoader) -> None:
@@ -158,8 +230,21 @@ def _check_sampler(loader: DataLoader) -> None:
         )
 
 
-def _forward(model: Model, x: torch.Tensor, num_classes: int | None) -> torch.Tensor:
-    out = model(x)
+def _forward(
+    model: Model, x: torch.Tensor, num_classes: int | None, spec: InferenceSpec
+) -> torch.Tensor:
+    """The model's logits for ``x``; padded to ``spec.size_divisor`` and cropped back (then at
+    the input's resolution) when its sides are not multiples of it."""
+    h, w = x.shape[-2:]
+    divisor = max(spec.size_divisor, int(getattr(model, "size_divisor", 1)))
+    pad_h, pad_w = -h % divisor, -w % divisor
+    if pad_h or pad_w:
+        out = _checked(model(F.pad(x, (0, pad_w, 0, pad_h))), num_classes)
+        return _resize(out, (h + pad_h, w + pad_w), spec.align_corners)[..., :h, :w]
+    return _checked(model(x), num_classes)
+
+
+def _checked(out: Any, num_classes: int | None) -> torch.Tensor:
     if not isinstance(out, torch.Tensor):
         raise TypeError(
             f"model(x) returned {type(out).__name__}; ffseg models return one logits tensor "
@@ -191,7 +276,7 @@ def _slide(
     total: torch.Tensor | None = None
     count = torch.zeros(1, 1, hp, wp, device=x.device)
     for y0, x0 in spec.window_origins(hp, wp):
-        logits = _forward(model, x[:, :, y0 : y0 + ch, x0 : x0 + cw], num_classes)
+        logits = _forward(model, x[:, :, y0 : y0 + ch, x0 : x0 + cw], num_classes, spec)
         logits = _resize(logits, (ch, cw), spec.align_corners)
         if total is None:
             total = x.new_zeros(b, logits.shape[1], hp, wp, dtype=torch.float32)
@@ -217,18 +302,14 @@ def predict_scores(
     spec = spec or InferenceSpec()
     h, w = images.shape[-2:]
     passes: list[torch.Tensor] = []
-    for scale in spec.scales:
-        x = (
-            images
-            if scale == 1.0
-            else _resize(images, spec.scaled(h, w, scale), spec.align_corners)
-        )
+    for size in spec.image_sizes(h, w):
+        x = images if size == (h, w) else _resize(images, size, spec.align_corners)
         for flipped in (False, True) if spec.flip else (False,):
             xi = x.flip(-1) if flipped else x
             if spec.mode == "slide":
                 logits = _slide(model, xi, spec, num_classes)
             else:
-                logits = _forward(model, xi, num_classes)
+                logits = _forward(model, xi, num_classes, spec)
             logits = _resize(logits, out_size, spec.align_corners)
             passes.append(logits.flip(-1) if flipped else logits)
     if spec.num_passes == 1:

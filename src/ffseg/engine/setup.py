@@ -38,6 +38,7 @@ from ffseg.engine.optim import (
 from ffseg.engine.precision import Precision
 from ffseg.engine.state import TrainState
 from ffseg.engine.task import Task
+from ffseg.models import name_of_build
 
 __all__ = [
     "bar_label",
@@ -73,7 +74,7 @@ def describe(
     )
     shown_precision = f"{precision} (train.amp=auto)" if cfg.train.amp == "auto" else precision
     return (
-        f"training {cfg.model.name} on {cfg.data.name} ({n_train} train / {n_val} val images, "
+        f"training {name_of_build(cfg.model.name, cfg.model.kwargs)} on {cfg.data.name} ({n_train} train / {n_val} val images, "
         f"{data.num_classes} classes): {length}, batch {cfg.data.batch_size} x "
         f"{world_size()} process(es), precision {shown_precision}"
     )

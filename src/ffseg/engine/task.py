@@ -108,12 +108,12 @@ class SegmentationTask(Task):
     tensorboard_keys = ("miou", "aacc", "macc", "fwiou")
 
     def transforms(self, pcfg: PretrainedCfg) -> tuple[Transform, Transform]:
-        d, e = self.cfg.data, self.cfg.eval
+        d = self.cfg.data
         make = CentredCropPreset if d.class_uniform > 0 else train_transforms
         train = make(
             tuple(d.crop_size), pcfg.mean, pcfg.std, tuple(d.scale_range), d.hflip, d.color_jitter
         )
-        return train, eval_transforms(pcfg.mean, pcfg.std, tuple(e.resize) if e.resize else None)
+        return train, eval_transforms(pcfg.mean, pcfg.std)  # labels scored as stored
 
     def evaluate(self, model: nn.Module, loader: DataLoader, progress: bool) -> dict[str, Any]:
         e = self.cfg.eval
@@ -124,6 +124,7 @@ class SegmentationTask(Task):
             device=self.device,
             ignore_index=self.data.ignore_index,
             mode=e.mode,
+            input_size=tuple(e.resize) if e.resize and e.mode == "whole" else None,
             crop_size=tuple(e.crop_size) if e.crop_size else None,
             stride=tuple(e.stride) if e.stride else None,
             scales=tuple(e.scales),

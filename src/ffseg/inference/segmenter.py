@@ -2,7 +2,9 @@
 
 It decodes and normalises the image, runs :func:`ffseg.engine.evaluate.predict_scores` (whole
 image or sliding window, multi-scale, flip: the same code as evaluation) and returns the result
-at the image's own size.
+at the image's own size. It follows the input-size rule of every verb
+(:meth:`~ffseg.engine.evaluate.InferenceSpec.for_model`): the network runs at the model's native
+input size unless ``size`` is given.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ffseg.classes import Palette, class_names_for, palette_for
 from ffseg.deploy.artifacts import load_artifact
 from ffseg.deploy.exported import ExportedModel
 from ffseg.deploy.fuse import prepare_for_inference
-from ffseg.deploy.model_info import check_input_size, input_size_of
+from ffseg.deploy.model_info import check_input_size
 from ffseg.deploy.ort import OnnxModel
 from ffseg.engine.evaluate import InferenceSpec, predict_scores
 from ffseg.inference.images import ImageInput, load_image, save_image
@@ -85,24 +87,26 @@ class Segmenter:
     """Predict label masks at the input size.
 
     Args:
-        model: a segmentation model (``forward`` -> ``(B, C, h, w)`` logits) or an
-            :class:`~ffseg.deploy.ort.OnnxModel`. Torch models are put in eval mode with batch
-            norms folded.
+        model: a segmentation model (``forward`` -> ``(B, C, h, w)`` logits), an
+            :class:`~ffseg.deploy.ort.OnnxModel`, or a path: a training run folder, a
+            ``save_pretrained`` folder, a weights file with its ``config.json`` beside it, or an
+            exported ``.onnx`` file. Torch models are put in eval mode with batch norms folded.
         mode: ``"whole"`` (one pass per scale) or ``"slide"`` (``crop_size`` windows moved by
             ``stride``, overlapping logits averaged).
         scales: image scales whose softmax outputs are averaged (e.g. ``(0.75, 1.0, 1.25)``).
         flip: also average the horizontally flipped prediction.
         crop_size, stride: the sliding window (default: the model's native input size) and its
             step (default: windows overlap by a third).
-        size: resize every image to ``(H, W)`` before inference (masks still come back at the
-            original size).
+        size: whole mode: the network input size ``(H, W)`` every image is resized to (default:
+            the model's native input size); slide mode: resize every image to it before the
+            windows. Masks always come back at the image's own size.
         device, dtype: where and in which precision to run (``torch.bfloat16`` on CPU works).
         palette: colours for ``SegResult.colorize``; default from the model's dataset.
     """
 
     def __init__(
         self,
-        model: nn.Module | ExportedModel,
+        model: nn.Module | ExportedModel | str | os.PathLike[str],
         mode: str = "whole",
         scales: Sequence[float] = (1.0,),
         flip: bool = False,
@@ -115,11 +119,26 @@ class Segmenter:
         channels_last: bool = False,
         palette: Palette | None = None,
     ) -> None:
+        if isinstance(model, (str, os.PathLike)):  # a run folder, weights or any export
+            model = load_artifact(model)
         cfg = getattr(model, "pretrained_cfg", None)
+        if cfg is None:
+            raise TypeError(
+                f"Segmenter needs an ffseg model (with pretrained_cfg: mean, std, input size), "
+                f"got {type(model).__name__}; build it with ffseg.create_model / load_model or "
+                "pass a run folder"
+            )
         if getattr(cfg, "task", "segmentation") != "segmentation":
             raise ValueError("Segmenter needs a segmentation model, got a classification model")
-        window = (crop_size or input_size_of(model)) if mode == "slide" else crop_size
-        self.spec = InferenceSpec(mode, window, stride, tuple(scales), flip)
+        slide = mode == "slide"
+        self.spec = InferenceSpec.for_model(
+            model,
+            crop_size if slide else size,
+            mode,
+            stride=stride,
+            scales=tuple(scales),
+            flip=flip,
+        )
         self.device = torch.device(device) if isinstance(model, nn.Module) else torch.device("cpu")
         self.dtype = dtype
         self.channels_last = channels_last
@@ -128,7 +147,7 @@ class Segmenter:
                 model, device=self.device, dtype=dtype, channels_last=channels_last
             )
         self.model = model
-        self.size = tuple(size) if size else None
+        self.size = tuple(size) if size and slide else None
         self.mean = torch.tensor(cfg.mean).view(1, 3, 1, 1) * 255.0
         self.std = torch.tensor(cfg.std).view(1, 3, 1, 1) * 255.0
         self.palette = list(palette if palette is not None else palette_for(cfg))

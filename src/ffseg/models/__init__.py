@@ -17,6 +17,7 @@ from ffseg.models._registry import (
     list_aliases,
     list_models,
     model_index,
+    name_of_build,
     register_model,
     resolve_name,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "load_pretrained",
     "load_pretrained_weights",
     "model_index",
+    "name_of_build",
     "parse_ffnet_name",
     "read_state_dict",
     "register_model",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -26,8 +27,11 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class PretrainedCfg:
+class PretrainedCfg(Mapping[str, Any]):
     """What a model expects and what is known about it (the timm-style ``pretrained_cfg``).
+
+    Read it by attribute (``cfg.mean``) or like timm's dict (``cfg["mean"]``, ``cfg.get(...)``,
+    ``dict(cfg)``, ``cfg.keys()``); it is immutable (use :meth:`replace`).
 
     ``input_size`` is ``(C, H, W)`` at the model's native resolution; ``output_stride`` is the
     ratio between input and logits size (``None`` for classifiers). ``published`` holds numbers
@@ -59,6 +63,21 @@ class PretrainedCfg:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict."""
         return asdict(self)
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or key not in self._field_names():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._field_names())
+
+    def __len__(self) -> int:
+        return len(self._field_names())
+
+    @classmethod
+    def _field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
 
     def replace(self, **changes: Any) -> PretrainedCfg:
         """A copy with some fields changed."""
@@ -144,6 +163,9 @@ class SegModel(nn.Module):
     #: ONNX export verification draws its random inputs free of such near-ties
     #: (``ffseg.deploy.ties``).
     argmax_switches: ClassVar[bool] = False
+    #: Input height and width must be multiples of this (downsampling stages that cannot round
+    #: an odd size); inference pads other sizes and crops the output back (1: any size).
+    size_divisor: ClassVar[int] = 1
 
     pretrained_cfg: PretrainedCfg
 

@@ -17,7 +17,8 @@ from torch import nn
 from ffseg._io import atomic_write, atomic_write_json
 from ffseg.models import _smp, _weights
 from ffseg.models._base import PretrainedCfg
-from ffseg.models._registry import get_model_entry, is_model
+from ffseg.models._offline import check_stored_smp_name, hubs_offline
+from ffseg.models._registry import get_model_entry, is_model, name_of_build, resolve_name
 from ffseg.models._weights import WeightsError, check_fit, checkpoint_classes, read_state_dict
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "is_library_model_spec",
     "load_model",
     "load_pretrained",
+    "model_folder",
     "save_pretrained",
 ]
 
@@ -111,7 +113,7 @@ def create_model(
         canonical = model.pretrained_cfg.architecture
     else:
         entry = get_model_entry(name)
-        model, canonical = entry.fn(**build_kwargs), entry.name
+        model, canonical = entry.fn(**build_kwargs), name_of_build(entry.name, build_kwargs)
     cfg = getattr(model, "pretrained_cfg", None)
     if cfg is not None:
         model.pretrained_cfg = cfg.replace(architecture=canonical, model_args=dict(build_kwargs))
@@ -190,29 +192,94 @@ def _weights_file(directory: Path) -> Path:
 
 
 def _build(name: str, args: dict[str, Any], where: str) -> nn.Module:
-    """A registered or smp name through :func:`create_model`; an ffseg model class spec
-    directly."""
+    """A name read from ``where`` (a file): a registered or smp name through
+    :func:`create_model` with the hubs offline (an smp encoder from a hub is refused); an
+    ffseg model class spec directly; any other ``module:callable`` is refused."""
+    if _smp.is_smp_name(name):
+        check_stored_smp_name(name, where)
     if ":" not in name or _smp.is_smp_name(name):
-        return create_model(name, **args)
+        with hubs_offline():
+            return create_model(name, **args)
     model = import_model_class(name, where)(**args)
     cfg = getattr(model, "pretrained_cfg", None)
     if isinstance(cfg, PretrainedCfg):
+        derived = name_of_build(name, args)
+        if derived != name:  # the class built a registry / design-space point: name it so
+            return create_model(derived, **args)
         model.pretrained_cfg = cfg.replace(architecture=name, model_args=dict(args))
     return model
 
 
+def model_folder(weights: str | Path) -> Path | None:
+    """The folder that describes ``weights``: the folder itself (a :func:`save_pretrained` or
+    training run folder) or the folder of a weights file with ``config.json`` beside it."""
+    path = Path(weights)
+    if path.is_dir():
+        return path
+    return path.parent if (path.parent / CONFIG_NAME).is_file() else None
+
+
+def _canonical(name: str) -> str:
+    try:
+        return name_of_build(resolve_name(name), {})
+    except (KeyError, ValueError):
+        return name
+
+
+def _check_name(recorded: str, asked: str | None, where: Path) -> None:
+    """Refuse weights recorded for another model, even when the layouts match."""
+    if asked is None or _canonical(asked) == _canonical(recorded):
+        return
+    raise WeightsError(
+        f"{str(where)!r} records model {recorded!r} but --model {asked} was asked for; drop "
+        f"--model (the folder names its model) or pass --model {recorded}"
+    )
+
+
+def _ema_file(folder: Path) -> Path:
+    """A run folder's ``last.pt`` (the only file with EMA weights)."""
+    last = folder / "last.pt"
+    if not last.is_file():
+        raise WeightsError(
+            f"--ema: {str(folder)!r} has no last.pt, so no EMA weights; drop --ema "
+            "(best.safetensors already holds the best of the model and its EMA)"
+        )
+    return last
+
+
 def load_pretrained(directory: str | Path, **overrides: Any) -> nn.Module:
     """Re-create a model saved by :func:`save_pretrained`, or the best weights of a training
-    run folder (strict, bit-exact, same cfg)."""
-    directory = Path(directory)
-    name, args, saved_cfg = _read_config(directory)
-    model = _build(name, {**args, **overrides}, f"{str(directory / CONFIG_NAME)!r} architecture")
-    weights = _weights_file(directory)
-    state = read_state_dict(weights)
+    run folder (strict, bit-exact, same cfg). ``directory`` may also be a weights file with
+    the folder's ``config.json`` beside it (e.g. ``runs/<run>/best.safetensors``)."""
+    path = Path(directory)
+    folder = model_folder(path) or path
+    return _load_recorded(folder, None if path.is_dir() else path, overrides=overrides)
+
+
+def _load_recorded(
+    folder: Path,
+    weights: Path | None,
+    *,
+    name: str | None = None,
+    use_ema: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> nn.Module:
+    """The model ``folder/config.json`` records, with ``weights`` (default: the folder's)."""
+    overrides = dict(overrides or {})
+    recorded, args, saved_cfg = _read_config(folder)
+    _check_name(name_of_build(recorded, args), name, folder / CONFIG_NAME)
+    where = f"{str(folder / CONFIG_NAME)!r} architecture"
+    model = _build(recorded, {**args, **overrides}, where)
+    if weights is None:
+        weights = _ema_file(folder) if use_ema else _weights_file(folder)
+    state = read_state_dict(weights, use_ema=use_ema)
     check_fit(model, model.state_dict(), state, weights)
     model.load_state_dict(state, strict=True)
-    if saved_cfg is not None and not overrides:
-        model.pretrained_cfg = saved_cfg  # keeps what was saved (e.g. a dataset's class names)
+    rebuilt = {k: v for k, v in overrides.items() if k != "pretrained_backbone"}
+    if saved_cfg is not None and not rebuilt:
+        # keeps what was saved (a dataset's class names, the run's input size), named by what
+        # was built
+        model.pretrained_cfg = saved_cfg.replace(architecture=model.pretrained_cfg.architecture)
     return model
 
 
@@ -226,19 +293,31 @@ def load_model(
 ) -> nn.Module:
     """The one model loader behind every verb and the distillation teacher.
 
-    ``weights`` may be a :func:`save_pretrained` folder (``name`` optional) or a checkpoint file
-    (``name`` required). A checkpoint's class count is read from its classifier weight when
-    ``num_classes`` is not given; a different explicit ``num_classes`` is an error (to fine-tune
-    with a new head, use ``create_model(name, pretrained=..., num_classes=N)``). Without
-    ``weights``: a freshly initialised ``name``. ``use_ema`` picks a training checkpoint's EMA
-    weights.
+    ``weights`` may be a :func:`save_pretrained` or training run folder, or a weights file with
+    such a folder's ``config.json`` beside it (``name`` optional; another name is refused), or
+    a bare checkpoint file (``name`` required). A checkpoint's class count is read from its
+    classifier weight when ``num_classes`` is not given; a different explicit ``num_classes``
+    is an error (to fine-tune with a new head, use ``create_model(name, pretrained=...,
+    num_classes=N)``). Without ``weights``: a freshly initialised ``name``. ``use_ema`` picks a
+    training checkpoint's EMA weights (an error when it has none).
     """
-    if weights is not None and Path(weights).is_dir():
-        model = load_pretrained(weights)
-        _check_classes(model.num_classes, num_classes, weights)
+    folder = model_folder(weights) if weights is not None else None
+    if folder is not None:
+        path = Path(weights)  # type: ignore[arg-type]
+        model = _load_recorded(
+            folder,
+            None if path.is_dir() else path,
+            name=name,
+            use_ema=use_ema,
+            overrides=kwargs,
+        )
+        _check_classes(model.num_classes, num_classes, weights)  # type: ignore[arg-type]
         return model
     if name is None:
-        raise ValueError("a model name is needed to load a checkpoint file (pass --model NAME)")
+        raise ValueError(
+            "a model name is needed to load a checkpoint file without a config.json beside it "
+            "(pass --model NAME, or pass the run / save_pretrained folder)"
+        )
     if weights is not None:
         with torch.device("meta"):  # only to learn where the classifier lives
             layout = create_model(name, num_classes=num_classes, **kwargs)

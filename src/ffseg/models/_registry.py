@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,9 @@ __all__ = [
     "list_aliases",
     "list_models",
     "model_index",
+    "name_of_build",
     "register_model",
+    "register_model_namer",
     "register_name_resolver",
     "resolve_name",
 ]
@@ -77,6 +79,29 @@ def register_name_resolver(resolver: NameResolver) -> NameResolver:
     """
     _RESOLVERS.append(resolver)
     return resolver
+
+
+#: (name or ``module:Class``, build kwargs) -> the registry / design-space name of what they
+#: build, or None when the namer's family does not cover them
+ModelNamer = Callable[[str, Mapping[str, Any]], "str | None"]
+_NAMERS: list[ModelNamer] = []
+
+
+def register_model_namer(namer: ModelNamer) -> ModelNamer:
+    """Let a family name what a name plus build arguments really build (a tuned FFNet with
+    ``up_head="C"`` built as ``ffnet40s_dbbb_mobile`` is ``ffnet40s_dbcb_mobile``)."""
+    _NAMERS.append(namer)
+    return namer
+
+
+def name_of_build(name: str, kwargs: Mapping[str, Any]) -> str:
+    """The registry or design-space name of ``name`` built with ``kwargs`` (``name`` itself
+    when no family names it otherwise)."""
+    for namer in _NAMERS:
+        derived = namer(name, kwargs)
+        if derived:
+            return derived
+    return name
 
 
 def _resolved_entry(key: str) -> ModelEntry | None:

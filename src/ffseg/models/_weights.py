@@ -22,6 +22,7 @@ from ffseg.models._authors import AuthorsConverter, AuthorsLayoutError, find_con
 __all__ = [
     "WeightsError",
     "check_fit",
+    "check_values",
     "checkpoint_classes",
     "class_layer_prefixes",
     "classifier_prefix",
@@ -66,13 +67,20 @@ def read_state_dict(path: str | Path, use_ema: bool = False) -> dict[str, torch.
     return _unwrap(obj, path, use_ema)
 
 
+_EMA_KEYS = ("ema", "model_ema")
+
+
 def _unwrap(obj: Any, path: Path, use_ema: bool) -> dict[str, torch.Tensor]:
-    if isinstance(obj, Mapping):
-        keys = (
-            ("ema", "model_ema", "state_dict", "model")
-            if use_ema
-            else ("state_dict", "model", "model_state_dict", "net")
+    if use_ema and not (
+        isinstance(obj, Mapping)
+        and any(isinstance(obj.get(k), Mapping) and obj[k] for k in _EMA_KEYS)
+    ):
+        raise WeightsError(
+            f"--ema: weights file {str(path)!r} holds no EMA weights (only runs trained with "
+            "train.ema=true keep them, in last.pt); drop --ema"
         )
+    if isinstance(obj, Mapping):
+        keys = _EMA_KEYS if use_ema else ("state_dict", "model", "model_state_dict", "net")
         for key in keys:
             inner = obj.get(key)
             if isinstance(inner, Mapping) and inner:
@@ -92,7 +100,26 @@ def _unwrap(obj: Any, path: Path, use_ema: bool) -> dict[str, torch.Tensor]:
         out[key] = value
     if not out:
         raise WeightsError(f"Weights file {str(path)!r} contains no tensors.")
+    check_values(out, path)
     return out
+
+
+def check_values(state: Mapping[str, torch.Tensor], path: str | Path) -> None:
+    """Refuse weights a trained model never has: integer parameters where floats belong, and
+    NaN or infinite values (a diverged or corrupted run)."""
+    for key, value in state.items():
+        counter = key.endswith("num_batches_tracked")
+        if not counter and not (value.is_floating_point() or value.is_complex()):
+            raise WeightsError(
+                f"Weights file {str(path)!r}: {key} holds {value.dtype} values where a model "
+                "has floating-point weights; the file is not a model's weights (re-save it with "
+                "torch.save(model.state_dict(), path))"
+            )
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise WeightsError(
+                f"Weights file {str(path)!r}: {key} holds NaN or infinite values (a diverged or "
+                "corrupted run); use an earlier checkpoint"
+            )
 
 
 def _model_label(model: nn.Module) -> str:

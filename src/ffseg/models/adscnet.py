@@ -117,6 +117,8 @@ class ADSCNetEncoder(nn.Module):
 class ADSCNet(SegModel):
     """ADSCNet: encoder with DDCC and a transposed-conv decoder to full resolution."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

@@ -177,6 +177,8 @@ class GAUM(nn.Module):
 class AGLNet(SegModel):
     """AGLNet: LEDNet-style encoder, FAPM, two GAUMs and a stride-2 classifier."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

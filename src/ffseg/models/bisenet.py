@@ -80,6 +80,8 @@ class ContextPath(nn.Module):
 class BiSeNetV1(SegModel):
     """BiSeNet with a ResNet context path (see the module docstring)."""
 
+    size_divisor = 16  # its downsampling needs H and W divisible by 16
+
     def __init__(
         self,
         backbone: str = "resnet18",

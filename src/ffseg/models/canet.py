@@ -73,6 +73,8 @@ class CANet(SegModel):
     and are upsampled by the learned ``cls`` deconvolution.
     """
 
+    size_divisor = 32  # its downsampling needs H and W divisible by 32
+
     encoder_attr = "backbone"
     classifier_path = "head.0"
 

@@ -130,6 +130,8 @@ class CFPNetEncoder(nn.Module):
 class CFPNet(SegModel):
     """CFPNet: the encoder and a 1x1 classifier at stride 8."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19, n: int = 2, m: int = 6) -> None:

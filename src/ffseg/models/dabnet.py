@@ -112,6 +112,8 @@ class DABNetEncoder(nn.Module):
 class DABNet(SegModel):
     """DABNet: DAB-module encoder with input injection and a 1x1 classifier at stride 8."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

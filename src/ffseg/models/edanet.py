@@ -88,6 +88,8 @@ class EDANetEncoder(StageEncoder):
 class EDANet(SegModel):
     """EDANet: dense asymmetric-convolution encoder, 1x1 projection at stride 8."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

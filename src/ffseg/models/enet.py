@@ -163,6 +163,8 @@ class ENetEncoder(nn.Module):
 class ENet(SegModel):
     """ENet: the bottleneck encoder, a two-stage unpooling decoder and full-resolution logits."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
     argmax_switches = True
 

@@ -87,6 +87,8 @@ class ERFNetEncoder(StageEncoder):
 class ERFNet(SegModel):
     """ERFNet: factorised residual encoder, transposed-conv decoder, full-resolution logits."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

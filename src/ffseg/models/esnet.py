@@ -97,6 +97,8 @@ class ESNetEncoder(StageEncoder):
 class ESNet(SegModel):
     """ESNet: symmetric FCU encoder-decoder with parallel dilated units, full-resolution logits."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

@@ -195,6 +195,8 @@ def rebuild_class_layers(model: SegModel, num_classes: int, build: Callable[[int
 class ESPNet(SegModel):
     """ESPNet (``decoder=True``, stride 1) or ESPNet-A/B/C (stride 8)."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     def __init__(
         self,
         num_classes: int = 19,

@@ -77,6 +77,8 @@ class SubPixelUp(nn.Sequential):
 class FarSeeNet(SegModel):
     """FarSee-Net on a ResNet front-end (see the module docstring)."""
 
+    size_divisor = 32  # its downsampling needs H and W divisible by 32
+
     classifier_path = "classifier"  # a SubPixelUp: the conv + pixel shuffle to class scores
 
     def __init__(

@@ -98,6 +98,8 @@ class FDDWNetEncoder(StageEncoder):
 class FDDWNet(SegModel):
     """FDDWNet: EERM encoder, decoder with two skip branches from stride 4, full resolution."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

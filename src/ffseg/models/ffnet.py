@@ -21,14 +21,21 @@ are generated from it; the architecture is :class:`~ffseg.models.ffnet_arch.FFNe
 
 from __future__ import annotations
 
+import inspect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ffseg.classes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, imagenet_classes
 from ffseg.models._base import PretrainedCfg
 from ffseg.models._builder import build_model
-from ffseg.models._registry import ModelEntry, register_model, register_name_resolver
+from ffseg.models._registry import (
+    ModelEntry,
+    register_model,
+    register_model_namer,
+    register_name_resolver,
+)
 from ffseg.models.ffnet_arch import (
     FFNET_LICENSE,
     FFNET_PAPER,
@@ -430,6 +437,48 @@ def _design_space_entry(name: str) -> ModelEntry | None:
     variant.__name__ = variant.__qualname__ = spec.name
     variant.__doc__ = f"FFNet design-space point {spec.name}: {spec.describe()}."
     return ModelEntry(spec.name, variant, "ffnet", (), ffnet_cfg(spec))
+
+
+_CLASS_SPECS = ("ffseg.models.ffnet:ffnet", "ffseg.models.ffnet_arch:ffnet")
+_NAMED_ARGS = ("backbone", "up_head", "seg_head", "mobile", "first_stage_stride", "pre_downsample")
+
+
+@register_model_namer
+def _ffnet_build_name(name: str, kwargs: Mapping[str, Any]) -> str | None:
+    """The design-space name of an FFNet name or the ``FFNet`` class built with ``kwargs``."""
+    key = name.lower()
+    if key in _CLASS_SPECS:
+        params = inspect.signature(FFNet).parameters
+        args: dict[str, Any] = {k: params[k].default for k in _NAMED_ARGS}
+    elif re.sub(r"^(segmentation|classification)_", "", key).startswith("ffnet"):
+        try:
+            args = parse_ffnet_name(name).model_kwargs()
+        except ValueError:
+            return None
+    else:
+        return None
+    args.update({k: v for k, v in kwargs.items() if k in (*_NAMED_ARGS, "stem")})
+    backbone = args["backbone"]
+    match = re.fullmatch(r"resnet(\d+)([a-z]*)", backbone) if isinstance(backbone, str) else None
+    if match is None or backbone not in BACKBONES or match[2] not in _FAMILIES:
+        return None
+    stem = BACKBONES[backbone].stem
+    if (args.get("stem") or stem).upper() != stem or args["first_stage_stride"] not in (1, 2):
+        return None
+    spec = FFNetSpec(
+        int(match[1]),
+        match[2],
+        args["first_stage_stride"] == 2,
+        stem,
+        str(args["up_head"]).upper(),
+        str(args["seg_head"]).upper(),
+        bool(args["mobile"]),
+        bool(args["pre_downsample"]),
+    )
+    try:
+        return parse_ffnet_name(spec.name).name
+    except ValueError:
+        return None
 
 
 def design_space(task: str = "segmentation") -> list[FFNetSpec]:

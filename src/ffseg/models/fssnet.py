@@ -138,6 +138,8 @@ class FSSNetEncoder(nn.Module):
 class FSSNet(SegModel):
     """FSSNet: ENet-style encoder, two skip-adding upsampling stages, transposed-conv classifier."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

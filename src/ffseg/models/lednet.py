@@ -116,6 +116,8 @@ class APN(nn.Module):
 class LEDNet(SegModel):
     """LEDNet: SS-nbt encoder and attention pyramid decoder, logits at stride 8."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "apn.mid.0"
 
     def __init__(self, num_classes: int = 19) -> None:

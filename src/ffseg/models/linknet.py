@@ -47,6 +47,8 @@ class DecoderBlock(nn.Sequential):
 class LinkNet(SegModel):
     """LinkNet on a ResNet encoder (see the module docstring)."""
 
+    size_divisor = 32  # its downsampling needs H and W divisible by 32
+
     classifier_path = "final.2"
 
     def __init__(self, backbone: str = "resnet18", num_classes: int = 19) -> None:

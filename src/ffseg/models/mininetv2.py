@@ -87,6 +87,8 @@ class MiniNetV2Encoder(nn.Module):
 class MiniNetV2(SegModel):
     """MiniNet-v2: multi-dilation separable encoder, refinement path, transposed-conv decoder."""
 
+    size_divisor = 8  # its downsampling needs H and W divisible by 8
+
     classifier_path = "cls"
 
     def __init__(self, num_classes: int = 19) -> None:

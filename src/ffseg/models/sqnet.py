@@ -72,6 +72,8 @@ class BypassRefinement(nn.Module):
 class SQNet(SegModel):
     """SQNet with a SqueezeNet 1.1 encoder (full-resolution logits)."""
 
+    size_divisor = 16  # its downsampling needs H and W divisible by 16
+
     encoder_attr = "backbone"
     classifier_path = "cls"
     supports_dynamic_shapes = False

@@ -32,6 +32,8 @@ from ffseg.models import PretrainedCfg, get_model_entry, get_pretrained_cfg, mod
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "MODEL_ZOO.md"
 LATENCY_CSV = ROOT / "docs" / "benchmarks" / "zoo_latency.csv"
+#: Group II compared stage by stage with its sources (checked by tests/models/test_zoo2_stages.py)
+STAGES_JSON = ROOT / "tests" / "golden" / "zoo2_stages.json"
 #: Where and how zoo_latency.csv was measured (see docs/benchmarks/zoo.md, "Protocol").
 LATENCY_MACHINE = (
     "measured on 2026-11-22 by `benchmarks/ffnet_vs_prior_art.py --zoo-latency` on an AMD EPYC "
@@ -173,6 +175,55 @@ above because their size depends on the encoder and on the installed smp version
 """
 
 
+def _pct(mine: int, theirs: int) -> str:
+    return f"{100 * (mine - theirs) / theirs:+.1f} %" if theirs else "-"
+
+
+def _agreement(entry: dict) -> str:
+    """Per stage: params / MACs of ffseg against the source's, in percent."""
+    ours, theirs = entry["ffseg"]["stages"], entry["source"].get("figures", {}).get("stages", {})
+    cells = []
+    for stage, fig in theirs.items():
+        mine = ours.get(stage, {"params": 0, "macs": 0})
+        cells.append(
+            f"{stage} {_pct(mine['params'], fig['params'])} / {_pct(mine['macs'], fig['macs'])}"
+        )
+    return "; ".join(cells) or "not derived"
+
+
+def _group_ii_section() -> list[str]:
+    if not STAGES_JSON.is_file():
+        return []
+    models = json.loads(STAGES_JSON.read_text())["models"]
+    lines = [
+        "## Group II: sources and stage-by-stage agreement",
+        "",
+        "Each compact network against the source it was compared with (authors' released code,",
+        "else the paper), at 1x3x512x1024 and 19 classes. A stage is every parameterised layer",
+        "whose output sits at one output stride (s1, s2, ...); the agreement is ffseg against the",
+        "source, params / conv MACs. Recorded in tests/golden/zoo2_stages.json and checked by",
+        "tests/models/test_zoo2_stages.py.",
+        "",
+        "| model | source | status | params (M) | GMACs 512x1024 | os | per stage: params / MACs "
+        "| notes |",
+        "|---|---|---|---:|---:|---:|---|---|",
+    ]
+    for name, entry in models.items():
+        ours, source = entry["ffseg"], entry["source"]
+        cells = [
+            f"`{name}`",
+            f"{source['kind']}: {source['ref']}",
+            entry["status"],
+            f"{ours['params'] / 1e6:.3f}",
+            f"{ours['macs'] / 1e9:.2f}",
+            str(ours["output_stride"]),
+            _agreement(entry),
+            entry.get("reason", "") or "-",
+        ]
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return [*lines, ""]
+
+
 def render() -> str:
     latency = _latencies()
     lines = [
@@ -200,6 +251,7 @@ def render() -> str:
         families.setdefault(get_model_entry(name).module, []).append(name)
     for family in sorted(families, key=lambda f: (f != "ffnet", f)):
         lines += _family_table(family, families[family], latency)
+    lines += _group_ii_section()
     lines.append(SMP_SECTION)
     return "\n".join(lines)
 

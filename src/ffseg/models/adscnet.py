@@ -12,9 +12,9 @@ Network: 3x3/2 conv-BN-ReLU6 (32); ADSC 32 (x1), ADSC 32, ADSC /2 (64), ADSC 64 
 (128); DDCC; decoder: 3x3/2 transposed conv-BN-ReLU (64) + ADSC, add x4; ADSC + transposed conv
 (32), add x1; ADSC + a 3x3/2 transposed conv to class scores at full resolution
 (``output_stride`` 1). No authors' code is known; layer facts follow the paper's figure as read
-by the widely used re-implementation. Deviation: the final transposed conv is the classifier
-(with bias); the re-implementation follows it with a BN and a ReLU on the class scores, which
-would clip logits at zero (19 parameters fewer here: the BN's 38 less the classifier bias).
+by the widely used re-implementation. The final transposed conv is the classifier (with bias): no
+activation on the logits. The issue #24 audit measured the re-implementation's graph 134
+parameters away from this one; the cause is not located here (no stage-by-stage source).
 
 Parameters (19 classes): 509,139 (reference re-implementation 0.51 M, -0.2 %; the paper states
 no count that could be checked).

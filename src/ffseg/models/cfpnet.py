@@ -12,13 +12,18 @@ input is added.
 Network: three 3x3 conv-BN-PReLU (32, the first stride 2) + the image average-pooled to 1/2;
 a downsampling block (strided 3x3 conv concatenated with a 2x2 max pool, BN + PReLU) to 64 and
 ``n`` CFP modules (dilation 2); the stage's first and last outputs + the image at 1/4 (131);
-a downsampling block to 128 and ``m`` CFP modules (dilations 4, 4, 8, 8, 16, 16); the stage's
+a downsampling block to 128 (a strided 3x3 conv alone: its 131 inputs leave nothing to
+concatenate) and ``m`` CFP modules (dilations 4, 4, 8, 8, 16, 16); the stage's
 first and last outputs + the image at 1/8 (259, BN + PReLU) and a 1x1 classifier at stride 8
 (``output_stride`` 8; the final bilinear upsampling is left to ffseg).
 
-Parameters (19 classes): 551,331 with the paper's ``n = 2``, ``m = 6`` (paper: 0.55 M,
-+0.2 %); the authors' released code builds the same graph. The zoo table's reference count
-(0.27 M) is about half the paper's and is not matched (the group-II rule: the paper's count wins).
+Parameters (19 classes): 551,331 with the paper's ``n = 2``, ``m = 6`` (paper: 0.55 M). Compared
+stage by stage with the authors' code (AngeLouCN/CFPNet, model/CFPNet.py, Cityscapes
+dilations 4, 4, 8, 8, 16, 16) at 1x3x512x1024: params and conv MACs equal at every output
+stride (s2 19,689 / 2.53 G, s4 39,032 / 1.21 G, s8 492,610 / 3.95 G; 7.68 GMACs). The 0.27 M
+reference count of the zoo table is a re-implementation's, about half the authors' graph, and
+is not followed. No dropout; the 1x1 classifier has no bias and no activation follows it; the
+authors' forward ends with the bilinear x8 upsampling that ffseg's evaluator and loss apply.
 """
 
 from __future__ import annotations

@@ -17,11 +17,16 @@ stage's first and last outputs are concatenated (131 and 256 channels, BN + PReL
 classifier at stride 8 ends the net; the paper's bilinear x8 upsampling is left to ffseg
 (``output_stride`` 8). ``cgnet_m3n15`` is the paper's shallower M3N15 setting (N = 15).
 
-Parameters (19 classes): ``cgnet`` 496,306 (paper: "less than 0.5 M" for M3N21, -0.7 %
-against 0.5 M); ``cgnet_m3n15`` 423,682, the paper's widths with six fewer 128-channel CG blocks
-(12,104 each). The zoo table's 0.24 M reference figure for M3N15 cannot be reached with the
-paper's channel widths (everything but the 14 stride-8 CG blocks already holds 0.25 M), so the
-paper's setting is kept.
+Parameters (19 classes): ``cgnet`` 496,306, ``cgnet_m3n15`` 423,682. Compared stage by stage
+with the authors' code (wutianyiRosun/CGNet, model/CGNet.py, ``M = 3``, ``N = 21`` and
+``N = 15``) at 1x3x512x1024: params and conv MACs equal at every output stride (M3N21: s2
+19,689 / 2.53 G, s4 36,297 / 1.14 G, s8 391,168 / 3.09 G, the squeeze-and-excitation layers
+49,152; M3N15: s8 331,648 / 2.64 G, SE 36,048). Paper: "less than 0.5 M" for M3N21. The 0.24 M
+that the zoo table gives for M3N15 is a re-implementation's (243,805 in the issue #24 audit,
+with cheaper down-sampling blocks); the authors' M3N15 is the 423,682 built here. Dropout: a
+``Dropout2d(0.1)`` before the classifier (the authors' ``dropout_flag`` setting; training only).
+No activation on the logits; the authors' forward ends with the bilinear x8 upsampling that
+ffseg's evaluator and loss apply here.
 """
 
 from __future__ import annotations

@@ -15,10 +15,14 @@ Feature fusion upsamples the context x4, applies a depthwise 3x3 conv and a 1x1 
 and a 1x1 conv at stride 8 (``output_stride`` 8; the paper's final bilinear upsampling is left
 to ffseg).
 
-Parameters (19 classes): 875,219. Paper: 0.85 M (secondary, a third-party table; +3.0 %,
-within the 5 % rule). The reference re-implementation's stated 1.01 M is not reproduced by its
-own graph, which is within 0.2 % of this one (it adds a 1x1 32->32 "expansion" to the t = 1
-bottleneck, which MobileNetV2 omits, and conv biases in the fusion).
+Parameters (19 classes): 875,219; 1.68 GMACs at 1x3x512x1024. Params per output stride:
+s2 928, s4 2,528, s8 124,179 (the detail branch's end, the context branch's first layers, the
+fusion and the classifier: 0.98 GMACs), s16 88,800, s32 658,784. No authors' code exists; the
+layer list is the paper's, with the detail branch ending at stride 8. The 0.85 M figure is a
+third-party table's (+3.0 %, not located). A widely used re-implementation keeps its detail
+branch at stride 2 and runs fusion and classifier there (11.55 GMACs, measured by the issue #24
+audit): that graph is not the paper's and is not followed. Dropout 0.1 before the 1x1
+classifier (training only); no activation on the logits.
 """
 
 from __future__ import annotations

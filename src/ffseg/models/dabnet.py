@@ -14,7 +14,11 @@ A DAB module (paper Fig. 2): BN + PReLU, a 3x3 conv halving the channels, then t
 factorised branches summed (3x1 + 1x3, and the same dilated), each conv followed by BN +
 per-channel PReLU, then BN + PReLU, a 1x1 conv back to the input width and a residual sum.
 
-Parameters (19 classes): 756,643; paper 0.76 M (-0.4 %), reference re-implementation 0.75 M.
+Parameters (19 classes): 756,643; paper 0.76 M. Compared stage by stage with the authors' code
+(Reagan1311/DABNet, model/DABNet.py) at 1x3x512x1024: params and conv MACs equal at every
+output stride (s2 19,689 / 2.53 G, s4 74,616 / 2.35 G, s8 662,338 / 5.34 G; 10.22 GMACs). No
+dropout; the 1x1 classifier has no bias and no activation follows it; logits at stride 8 (the
+authors' forward ends with the bilinear x8 upsampling that ffseg's evaluator and loss apply).
 
 Published: 70.1 class mIoU on the Cityscapes test set (paper abstract, 512x1024 input).
 """

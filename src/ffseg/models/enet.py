@@ -23,7 +23,8 @@ Export: max-pooling with indices and max-unpooling export to ONNX (``MaxPool`` w
 ``MaxUnpool``); inputs must be multiples of 8 (``min_input_size`` 64x64 for the tests).
 
 Parameters (19 classes): 363,618; paper 0.37 M (-1.7 %), reference re-implementation 0.37 M
-(it sizes the internal width from the input channels and uses a 3x3 final transposed conv).
+(the issue #24 audit: that graph ends in a 1x1 conv and bilinear upsampling instead of the
+final transposed conv). No activation on the logits.
 
 Published: CamVid test 51.3 class mIoU (paper Table 4, 480x360); Cityscapes test 58.3 class mIoU
 (paper Table 3, evaluated on the benchmark server).

@@ -10,10 +10,14 @@ factorised 3x1 + 1x3 conv pairs (biases, ReLU in between, BN after each pair; th
 dilated), spatial dropout (0.03 at 64 channels, 0.3 at 128, none in the decoder) and a
 residual ReLU.
 
-Parameters (19 classes): 2,064,191, the paper's network exactly (a third-party table gives
-2.06 M; the reference re-implementation's 2.07 M also counts an encoder-only 1x1 classifier,
-2,451 parameters, that the full network never calls: -0.1 %). BatchNorm uses PyTorch's default epsilon
-instead of the authors' 1e-3 (no effect on the count or the graph).
+Parameters (19 classes): 2,064,191. Compared stage by stage with the authors' code
+(Eromera/erfnet_pytorch, train/erfnet.py) at 1x3x512x1024: params and conv MACs equal at every
+output stride (s1 1,235 / 0.16 G, s2 16,060 / 1.15 G, s4 428,656 / 12.10 G, s8 1,618,240 /
+13.19 G; 26.60 GMACs in all). The authors' encoder also builds a 1x1 classifier (2,451 params)
+that only their encoder-only training calls; it is not built here. Logits: the 2x2 transposed
+conv at full resolution, no activation on them. Dropout: spatial (``Dropout2d``) in the encoder
+blocks only. BatchNorm uses PyTorch's default epsilon instead of the authors' 1e-3 (no effect
+on the count or the graph).
 
 Published: 68.0 class mIoU on the Cityscapes test set trained from scratch (the T-ITS paper;
 the 66.3 often quoted is the earlier IV 2017 conference version, and 69.7 the T-ITS model with

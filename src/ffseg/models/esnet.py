@@ -12,12 +12,16 @@ with kernel ``k``). A PFCU factorises once (3x1 + 1x3, BN, ReLU), then splits in
 parallel dilated factorised pairs (dilations 2, 5, 9; each with BN and spatial dropout 0.3),
 sums them with the input and applies ReLU. Encoder FCUs use spatial dropout 0.03.
 
-Deviation: each PFCU branch has its own BatchNorm (the reference re-implementation applies one
-BN module to all three branches, which mixes their statistics and cannot be folded into the
-convs): +512 parameters per PFCU.
-
-Parameters (19 classes): 1,660,607; paper "nearly 1.6 M" (+3.8 %), reference re-implementation
-1,659,071 (1.66 M; +0.1 %, the per-branch BNs).
+Parameters (19 classes): 1,660,607. Compared stage by stage with the authors' code
+(xiaoyufenfei/ESNet, model/ESNet.py) at 1x3x512x1024: conv MACs equal at every output stride
+(24.05 GMACs in all) and params equal at s1, s2 and s4; at s8 ffseg has 1,222,976 against
+1,221,440 (+0.13 %), kept on purpose: each PFCU branch here has its own BatchNorm, where the
+authors call one BN module (``bn2``) on all three branches, which mixes their statistics and
+cannot be folded into the convs (3 PFCUs x 512 = 1,536 params). The authors' ESNet also builds
+an encoder-only 1x1 classifier (2,451 params) that the full network never calls; without it
+their graph has 1,659,071. Paper: "nearly 1.6 M". Logits: the 2x2 transposed conv at full
+resolution, no activation on them. Dropout: spatial (``Dropout2d``) 0.03 in the encoder FCUs,
+0.3 in the PFCU branches, none in the decoder.
 
 Published: 70.7 class mIoU on the Cityscapes test set, the paper's test-set comparison as listed
 by Papers with Code (the PDF table itself could not be checked here).

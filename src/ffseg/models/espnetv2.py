@@ -23,11 +23,17 @@ x2 is left to ffseg). Training adds the stride-8 scores (before their BN-PReLU) 
 output: the authors' segmentation code returns both in training; weight 1 (a plain sum) is
 assumed.
 
-Parameters (19 classes): 1,252,058, the authors' released segmentation network at ``s = 2``
-(paper: 1.25 M, secondary via the zoo table, +0.2 %). The reference re-implementation's
-0.86 M figure does not match its own ``s = 2`` graph, which this file mirrors except for the
-PReLUs its strided EESP units build but never call (480 parameters, left out here so that every
-parameter trains); ``s = 1`` gives 340,250.
+Parameters (19 classes): 1,252,058; 5.65 GMACs at 1x3x512x1024 (logits at stride 2, no
+activation on them). The layout follows the authors' paper-era segmentation code
+(sacmehta/ESPNetv2, segmentation/cnn/SegmentationModel.py, which its README names as the code
+used for the paper); it has not been compared stage by stage yet. The authors' later EdgeNets
+segmentation model (sacmehta/EdgeNets, model/segmentation/espnetv2.py: the same ``s = 2``
+encoder widths 128 / 256 / 512 at strides 4 / 8 / 16, but a decoder of efficient pyramid
+pooling blocks from stride 16 back to stride 2) is the one its model-zoo README lists at 0.79 M
+params and 2.70 GFLOPs at 1024x512 with 66.2 Cityscapes test mIoU; it is not built here. The
+reference re-implementation's 0.86 M is an ``s = 1`` graph (64 / 128 / 256 channels; measured
+by the issue #24 audit), not this one. Dropout: ``Dropout2d(0.2)`` (0.1 for ``s <= 0.5``)
+before the stride-8 score conv and before the final classifier, training only.
 """
 
 from __future__ import annotations

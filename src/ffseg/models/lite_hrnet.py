@@ -31,10 +31,12 @@ Deviations from the authors' released code (the module layout and parameters are
 The reuse of ``ffseg.layers.multires`` does not fit: its strided chains are full 3x3 convs,
 Lite-HRNet's are depthwise + pointwise.
 
-Parameters (19 classes): Lite-HRNet-18 1.131 M (paper 1.1 M, +2.8 %; the reference 1.09 M
-uses another head: concatenated branches, a depthwise-separable conv to 128 and a classifier),
-Lite-HRNet-30 1.764 M (paper 1.8 M, -2.0 %). Both equal the authors' released backbone with
-its head (their pose models: 1.1 M / 1.8 M) plus our 1x1 classifier (779 parameters).
+Parameters (19 classes): Lite-HRNet-18 1.131 M (paper 1.1 M, +2.8 %), Lite-HRNet-30 1.764 M
+(paper 1.8 M, -2.0 %); the 1x1 classifier holds 779 of them. Not compared stage by stage with
+the authors' code (HRNet/Lite-HRNet) yet: the issue #24 audit measured the encoder alone 51.5 k
+params above a widely used re-implementation (cross-resolution weighting per block instead of
+per module, SE widths, new-branch and fusion sizes), so the difference is not the head only.
+No activation on the logits.
 
 Published: Lite-HRNet-18 73.8 val / 72.8 test mIoU on Cityscapes at 512x1024 (a secondary
 source; not checked against the paper's table). The paper's Lite-HRNet-30 numbers could not be

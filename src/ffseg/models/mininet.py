@@ -14,11 +14,10 @@ to the classes at full resolution (``output_stride`` 1; its transposed conv is t
 Each upsampled map is cut to the size of the map it meets, so any input size works (a
 strided conv rounds odd sizes up).
 
-SELU is used everywhere; the reference re-implementation uses ReLU in the last three
-upsamplings. The stride-64 width is 384; the reference has 386 (a typo, -0.4 % parameters).
+SELU is used everywhere; no activation on the logits. The stride-64 width is 384.
 
-Parameters (19 classes): 1.404 M; reference 1.407 M (-0.3 %: width 384, no BN after the
-classifier). The 3.1 M in the zoo table is a
+Parameters (19 classes): 1.404 M; reference 1.407 M (-0.3 %, not located: the issue #24 audit
+found SELU, not ReLU, in that graph too). The 3.1 M in the zoo table is a
 secondary figure that could not be checked against the paper, whose layer table is not
 available here; we follow the reference's layout.
 

@@ -125,8 +125,7 @@ def test_killed_writes_leave_no_temp_at_the_next_start(capsys, monkeypatch, tmp_
 
 
 def test_sigterm_during_a_write_removes_its_temp_file(tmp_path) -> None:
-    from ffseg._io import atomic_write
-    from ffseg.cli.deploy import _cleanup_on_sigterm
+    from ffseg._io import atomic_write, sigterm_raises
 
     target = tmp_path / "m.onnx"
 
@@ -134,7 +133,7 @@ def test_sigterm_during_a_write_removes_its_temp_file(tmp_path) -> None:
         Path(tmp).write_bytes(b"x" * 4096)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    with pytest.raises(SystemExit) as exc, _cleanup_on_sigterm():
+    with pytest.raises(SystemExit) as exc, sigterm_raises():
         atomic_write(target, killed_while_writing)
     assert exc.value.code == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []

@@ -97,3 +97,19 @@ def test_worker_error_cause_is_the_original_one_line(error: Exception, expected:
 
 def test_other_errors_are_not_worker_errors() -> None:
     assert worker_error_cause(ValueError("plain")) is None
+
+
+@pytest.mark.slow
+def test_bad_image_in_a_val_worker_is_one_line(tmp_path: Path, capsys) -> None:
+    """``ffseg val --workers 2`` over a truncated image: the original error in one line."""
+    data = _folder(tmp_path / "ds", "val/1.jpg")
+    args = ["val", "--model", "ffnet22s_dbbb_mobile", "--data", "folder"]
+    args += ["--data-root", str(tmp_path / "ds"), "--classes", "bg,fg", "--workers", "2"]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    lines = [line.split("\r")[-1].strip() for line in err.strip().splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("WARNING", "eval:"))]
+    assert len(lines) == 1 and "Traceback" not in out + err, err
+    assert lines[0].startswith("ffseg val: error: ") and "1.jpg" in lines[0]
+    assert "DataLoader worker" not in lines[0]
+    assert (tmp_path / "ds" / "images" / "val" / "1.jpg").read_bytes() == data

@@ -135,7 +135,12 @@ def _verb_of(argv: Sequence[str]) -> str | None:
 
 
 def _message(exc: BaseException) -> str:
-    """One line for ``exc`` (a KeyError's message without the repr quotes)."""
+    """One line for ``exc`` (a KeyError's message without the repr quotes; a DataLoader
+    worker's error as the original error's message, without the worker's traceback)."""
+    if "DataLoader worker process" in str(exc):  # every verb that loads data with workers
+        from ffseg.engine.data import worker_error_cause
+
+        exc = worker_error_cause(exc) or exc
     if isinstance(exc, KeyError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
         text = exc.args[0]
     else:

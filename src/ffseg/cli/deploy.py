@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from torch.utils.data import DataLoader, Subset
 
-from ffseg._io import atomic_write_json
+from ffseg._io import atomic_write_json, sigterm_raises
 from ffseg.cli._args import (
     add_alias,
     add_batch_size_arg,
@@ -261,25 +257,6 @@ def _warn_untrained(args: argparse.Namespace, verb: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def _cleanup_on_sigterm() -> Iterator[None]:
-    """SIGTERM ends the verb like Ctrl-C would, through ``finally`` blocks, so temp files and
-    scratch folders are removed (the default SIGTERM kills without any cleanup)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum: int, frame: Any) -> None:
-        print("terminated (SIGTERM): removing temp files", file=sys.stderr)
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _cpu_only(args: argparse.Namespace, verb: str) -> None:
     if device_from_args(args).type != "cpu" and args.device != "auto":
         raise ValueError(f"ffseg {verb} runs on the CPU; use --device cpu (or auto)")
@@ -308,7 +285,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return _run_bench_artifact(args)
     _check_bench_extras(args)
     _check_bench_combinations(args)
-    with _cleanup_on_sigterm(), torch_threads(args.threads) as threads, flushed_denormals():
+    with sigterm_raises(), torch_threads(args.threads) as threads, flushed_denormals():
         meta: dict[str, Any] = machine_info(threads)
         peak = None
         if args.peak:
@@ -417,7 +394,7 @@ def run_export(args: argparse.Namespace) -> int:
         raise ValueError(f"--fp16 and --simplify are for ONNX exports, not {fmt}; drop them")
     _warn_untrained(args, "export")
     remove_stale_temps(args.out)
-    with _cleanup_on_sigterm(), torch_threads(args.threads):
+    with sigterm_raises(), torch_threads(args.threads):
         model = model_from_args(args)
         hw = input_size_of(model, args.input_size)
         images = image_source(args, args.num_images)
@@ -467,7 +444,7 @@ def run_quantize(args: argparse.Namespace) -> int:
         )
     _warn_untrained(args, "quantize")
     remove_stale_temps(args.out)
-    with _cleanup_on_sigterm(), torch_threads(args.threads):
+    with sigterm_raises(), torch_threads(args.threads):
         model = None if args.onnx else model_from_args(args)
         _check_class_count(args, model)
         fp32, meta = _fp32_onnx(args, model)

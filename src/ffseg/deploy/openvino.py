@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import statistics
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -42,9 +41,9 @@ from ffseg.deploy.model_info import (
     model_name,
     supports_dynamic_shapes,
 )
-from ffseg.deploy.runtime import time_fn
+from ffseg.deploy.quantize import QuantizeResult, measure_exported
 from ffseg.deploy.sidecar import read_sidecar, write_sidecar
-from ffseg.engine.evaluate import evaluate
+from ffseg.engine.evaluate import InferenceSpec, evaluate
 
 __all__ = [
     "OpenVinoModel",
@@ -251,7 +250,9 @@ def _miou_fn(fp32_path: Path, threads: int | None) -> Callable[[Any, Iterable[An
     def validate(compiled: Any, items: Iterable[Any]) -> float:
         runner.compiled = compiled
         batches = [(torch.from_numpy(image), mask) for image, mask in items]
-        return float(evaluate(runner, batches, runner.num_classes)["miou"])  # type: ignore[arg-type]
+        spec = InferenceSpec.for_model(runner)  # the one input-size rule, as in every verb
+        scores = evaluate(runner, batches, runner.num_classes, spec=spec)  # type: ignore[arg-type]
+        return float(scores["miou"])
 
     return validate
 
@@ -331,20 +332,11 @@ def quantize_openvino(
 
 
 @dataclass
-class _Measured:
-    path: str
-    miou: float
-    aacc: float
-    num_images: int
-    median_ms: float
-
-
-@dataclass
 class OpenVinoQuantizeReport:
     """fp32 vs NNCF int8 IR: mIoU, latency, and the layers left in fp32."""
 
-    fp32: _Measured
-    int8: _Measured
+    fp32: QuantizeResult
+    int8: QuantizeResult
     input_size: list[int]
     max_drop: float | None = None
     float_layers: list[str] = field(default_factory=list)
@@ -373,13 +365,8 @@ class OpenVinoQuantizeReport:
 
 def _measure(
     path: Path, loader: Iterable[Any], example: np.ndarray, runs: int, threads: int | None
-) -> _Measured:
-    model = OpenVinoModel(path, threads=threads)
-    metrics = evaluate(model, loader, model.num_classes)  # type: ignore[arg-type]
-    times = time_fn(lambda: model.compiled(example), runs, warmup=3)
-    return _Measured(
-        str(path), metrics["miou"], metrics["aacc"], metrics["num_images"], statistics.median(times)
-    )
+) -> QuantizeResult:
+    return measure_exported(OpenVinoModel(path, threads=threads), loader, example, runs)
 
 
 def quantize_and_compare_openvino(

@@ -23,6 +23,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from ffseg._io import atomic_write, atomic_write_json
+from ffseg.deploy.exported import ExportedModel
 from ffseg.deploy.ort import OnnxModel, read_sidecar
 from ffseg.deploy.runtime import time_fn
 from ffseg.engine.evaluate import InferenceSpec, evaluate
@@ -32,6 +33,7 @@ __all__ = [
     "QuantizeComparison",
     "QuantizeResult",
     "find_boundary_convs",
+    "measure_exported",
     "measure_onnx",
     "prepare_for_quantization",
     "quantize_and_compare",
@@ -254,7 +256,7 @@ def _check_node_names(prepped: Path, names: Sequence[str]) -> None:
 
 @dataclass
 class QuantizeResult:
-    """Accuracy and latency of one ONNX file."""
+    """Accuracy and latency of one exported file."""
 
     path: str
     miou: float
@@ -315,11 +317,22 @@ def measure_onnx(
 ) -> QuantizeResult:
     """mIoU of an exported ONNX file over ``loader`` and its median latency on ``example``
     (``config``: extra ONNX Runtime session entries)."""
-    model = OnnxModel(path, threads=threads, config=config)
+    return measure_exported(OnnxModel(path, threads=threads, config=config), loader, example, runs)
+
+
+def measure_exported(
+    model: ExportedModel, loader: Iterable[Any], example: np.ndarray, runs: int
+) -> QuantizeResult:
+    """mIoU of an exported model over ``loader`` (under the one input-size rule) and its
+    median latency on ``example``; shared by every backend's before/after comparison."""
     metrics = evaluate(model, loader, model.num_classes, spec=InferenceSpec.for_model(model))
-    times = time_fn(lambda: model.session.run(None, {"input": example}), runs, warmup=3)
+    times = time_fn(lambda: model.run(example), runs, warmup=3)
     return QuantizeResult(
-        str(path), metrics["miou"], metrics["aacc"], metrics["num_images"], statistics.median(times)
+        str(model.path),
+        metrics["miou"],
+        metrics["aacc"],
+        metrics["num_images"],
+        statistics.median(times),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -21,9 +21,12 @@ __all__ = [
     "MASK_KINDS",
     "VIDEO_SUFFIXES",
     "output_paths",
+    "same_size_batches",
     "segment_images",
     "segment_path",
 ]
+
+_Item = TypeVar("_Item", bound=tuple)
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 #: What can be written per image: ``<stem>.png`` label mask, ``<stem>_<kind>.png`` otherwise.
@@ -50,12 +53,11 @@ def _decoded(paths: Iterable[Path], on_bad: OnBad | None) -> Iterator[tuple[Path
         yield path, image
 
 
-def _same_size_batches(
-    images: Iterable[tuple[Path, np.ndarray]], size: int
-) -> Iterator[list[tuple[Path, np.ndarray]]]:
-    """Consecutive images of one size, at most ``size`` at a time."""
-    batch: list[tuple[Path, np.ndarray]] = []
-    for item in images:
+def same_size_batches(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    """Consecutive ``(key, image, ...)`` items whose images have one shape, at most ``size``
+    at a time."""
+    batch: list[_Item] = []
+    for item in items:
         if batch and (len(batch) == size or item[1].shape != batch[0][1].shape):
             yield batch
             batch = []
@@ -95,7 +97,7 @@ def segment_images(
     out = Path(out)
     loaded = _decoded(progress(paths) if progress else paths, on_bad)
     latencies: list[float] = []
-    for batch in _same_size_batches(loaded, max(1, batch_size)):
+    for batch in same_size_batches(loaded, max(1, batch_size)):
         tensor = torch.stack([torch.from_numpy(np.array(img)).permute(2, 0, 1) for _, img in batch])
         for (path, _), result in zip(batch, segmenter.predict_batch(tensor)):
             latencies.append(result.latency_ms)

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from ffseg.deploy.extras import require_extra
-from ffseg.inference.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from ffseg.inference.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, same_size_batches
 from ffseg.inference.images import load_image
 from ffseg.inference.video import iter_video_frames
 
@@ -155,15 +155,3 @@ def iter_source(source: Source, on_bad: OnBad | None = None) -> Iterator[Item]:
             f"unsupported source of type {type(source).__name__}; pass a path, folder, glob, "
             "URL, webcam index, array, PIL image, tensor or a list of them"
         )
-
-
-def same_size_batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    """Consecutive items whose images have one shape, at most ``size`` at a time."""
-    batch: list[Item] = []
-    for item in items:
-        if batch and (len(batch) == size or item[1].shape != batch[0][1].shape):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch

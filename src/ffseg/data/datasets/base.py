@@ -8,6 +8,7 @@ LUT does not know raises :class:`DataError` instead of silently becoming a wrong
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "read_image",
     "read_mask",
     "require_dir",
+    "unique_sample_names",
 ]
 
 IGNORE_INDEX = 255
@@ -242,6 +244,19 @@ class SegDataset(Dataset):
         return f"{type(self).__name__}(n={len(self)}, num_classes={self.num_classes})"
 
 
+def unique_sample_names(paths: Sequence[Path]) -> list[str]:
+    """One distinct name per image: its stem, or, where stems repeat, its POSIX path below the
+    images' common folder without the suffix (with the suffix where even that repeats)."""
+    stems = [p.stem for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    root = Path(os.path.commonpath([str(p.parent.resolve()) for p in paths]))
+    names = [p.resolve().relative_to(root).with_suffix("").as_posix() for p in paths]
+    if len(set(names)) == len(names):
+        return names
+    return [p.resolve().relative_to(root).as_posix() for p in paths]
+
+
 class FileSegDataset(SegDataset):
     """A dataset of ``(image file, mask file)`` pairs with a raw-value LUT.
 
@@ -260,12 +275,18 @@ class FileSegDataset(SegDataset):
         super().__init__(transforms)
         self.samples = list(samples)
         self.lut = lut
+        self._names: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def sample_name(self, index: int) -> str:
-        return self.samples[index][0].stem
+        """The image's file stem; where stems repeat (images of one name in sub-folders), its
+        path below the images' common folder (``city_a/0001``), so saved predictions never
+        overwrite each other and mirror the sub-folders."""
+        if self._names is None:
+            self._names = unique_sample_names([image for image, _ in self.samples])
+        return self._names[index]
 
     def mask_path(self, index: int) -> Path | None:
         """The label file of sample ``index`` (overridable, e.g. by pseudo labels)."""

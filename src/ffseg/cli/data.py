@@ -12,7 +12,6 @@ from ffseg.cli._args import (
     dataset_from_args,
     nonneg_int,
     positive_int,
-    refuse_inside,
 )
 from ffseg.data.check import check_dataset
 from ffseg.data.convert import convert_mask_folder
@@ -98,7 +97,6 @@ def _palette(spec: str) -> list[list[int]]:
 
 
 def run_convert_masks(args: argparse.Namespace) -> int:
-    refuse_inside("--out", args.out, "--src", args.src)
     report = convert_mask_folder(args.src, args.out, _palette(args.palette), args.suffix)
     print(report.summary(Path(args.out)))
     return 0

@@ -83,7 +83,8 @@ def _refuse_unsafe_output(src: Path, out: Path, files: Sequence[Path]) -> list[P
     if real_out == real_src or real_src in real_out.parents:
         raise DataError(
             f"--out {str(out)!r} is --src {str(src)!r} or inside it: the index masks would "
-            "overwrite or mix with the colour masks; pass a folder outside --src"
+            f"overwrite or mix with the colour masks; pass a folder outside --src, e.g. "
+            f"{str(real_src.parent / (real_src.name + '_out'))!r}"
         )
     sources = {p.resolve() for p in files}
     targets = [out / p.relative_to(src).with_suffix(".png") for p in files]

@@ -83,9 +83,10 @@ def test_flag_mismatches_fail_fast(tmp_path: Path, capsys) -> None:
     argv = ["export", *SMALL, "--out", str(tmp_path / "m.pt2"), "--fp16"]
     assert main(argv) == 2
     assert "--fp16 and --simplify are for ONNX" in capsys.readouterr().err
-    argv = ["quantize", *SMALL, "--out", str(tmp_path / "q.onnx"), "--max-drop", "1"]
-    assert main([*argv, "--data", "camvid"]) == 2
-    assert "--max-drop needs --backend openvino" in capsys.readouterr().err
+    argv = ["quantize", *SMALL, "--out", str(tmp_path / "q.onnx"), "--max-drop", "-1"]
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--data", "camvid"])
+    assert exc.value.code == 2 and "argument --max-drop: -1 is below 0" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 

@@ -21,4 +21,4 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="package")
 def predictor(model_dir: Path) -> Predictor:
-    return ffseg.load(model_dir)
+    return ffseg.load(model_dir, size=(32, 48))  # the tests' image size: fast, like a run

@@ -49,7 +49,7 @@ def test_mask_overlay_and_json_round_trips_match_predict(
     client: TestClient, model_dir: Path
 ) -> None:
     image = _image()
-    expected = Segmenter(ffseg.load_model(model_dir))(image)  # what `ffseg predict` computes
+    expected = Segmenter(ffseg.load_model(model_dir), size=(32, 48))(image)  # = `ffseg predict`
     mask = client.post("/predict", content=_png(image), headers={"content-type": "image/png"})
     assert mask.status_code == 200 and mask.headers["content-type"] == "image/png"
     served = _decode(mask.content)

@@ -22,16 +22,17 @@ def test_missing_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--workers", "0", "--workers must be at least 1"),
-        ("--max-batch", "0", "max_batch must be at least 1"),
-        ("--timeout", "-1", "timeout > 0"),
+        ("--workers", "0", "argument --workers: 0 is out of range"),
+        ("--max-batch", "0", "argument --max-batch: 0 is out of range"),
+        ("--timeout", "-1", "argument --timeout: -1 is not above 0"),
     ],
 )
 def test_bad_settings_are_refused(
     model_dir: Path, flag: str, value: str, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["serve", str(model_dir), flag, value]) == 2
-    assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", str(model_dir), flag, value])
+    assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_inference_flags_reach_the_segmenter(model_dir: Path) -> None:

@@ -459,7 +459,8 @@ def run_quantize(args: argparse.Namespace) -> int:
         options.update(reduce_range=not args.no_reduce_range)
         sensitivity = None
         if args.sensitivity:
-            images = [x.numpy() for x in first_images(val, args.sensitivity)]
+            at_hw = dataset_from_args(args, args.val_split, transforms)  # raw graph inputs
+            images = [x.numpy() for x in first_images(at_hw, args.sensitivity)]
             sensitivity = layer_sensitivity(
                 fp32, calib_arrays, images, threads=args.threads, progress=_progress, **options
             )

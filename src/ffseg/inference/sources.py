@@ -82,11 +82,11 @@ def _path_items(path: Path, on_bad: OnBad | None) -> Iterator[Item]:
     suffix = path.suffix.lower()
     if path.is_dir():
         files = sorted(
-            p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+            p for p in path.iterdir() if p.suffix.lower() in {*IMAGE_SUFFIXES, *VIDEO_SUFFIXES}
         )
         if not files:
             raise ValueError(
-                f"no images or videos ({', '.join(sorted(IMAGE_SUFFIXES | VIDEO_SUFFIXES))}) "
+                f"no images or videos ({', '.join(sorted({*IMAGE_SUFFIXES, *VIDEO_SUFFIXES}))}) "
                 f"in {path}"
             )
         for file in files:

@@ -90,7 +90,17 @@ class ExportedModel:
         return f"{type(self).__name__}({str(self.path)!r})"
 
 
-class TorchScriptModel(ExportedModel):
+class _TorchModuleModel(ExportedModel):
+    """An exported file that loads back as a PyTorch module (``self.module``)."""
+
+    module: torch.nn.Module
+
+    @torch.no_grad()
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self.module(torch.from_numpy(x)).numpy()
+
+
+class TorchScriptModel(_TorchModuleModel):
     """A TorchScript file written by ``ffseg export`` (``.ts`` / ``.pt``)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -105,12 +115,8 @@ class TorchScriptModel(ExportedModel):
                     "`ffseg export --format torchscript`"
                 ) from exc
 
-    @torch.no_grad()
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.module(torch.from_numpy(x)).numpy()
 
-
-class ProgramModel(ExportedModel):
+class ProgramModel(_TorchModuleModel):
     """A ``torch.export`` program written by ``ffseg export`` (``.pt2``)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -122,7 +128,3 @@ class ProgramModel(ExportedModel):
                 f"{self.path} is not a torch.export program ({exc}); export one with "
                 "`ffseg export --format torch.export`"
             ) from exc
-
-    @torch.no_grad()
-    def run(self, x: np.ndarray) -> np.ndarray:
-        return self.module(torch.from_numpy(x)).numpy()

@@ -74,3 +74,34 @@ def test_openvino_bad_arguments(tmp_path: Path) -> None:
         export_openvino(model, tmp_path / "m.onnx", (64, 96))
     with pytest.raises(FileNotFoundError, match=r"nope\.xml"):
         OpenVinoModel(tmp_path / "nope.xml")
+
+
+_SIGNAL_AFTER_PLUGINS = """
+import gc, signal, subprocess, sys
+import openvino as ov, torch
+from ffseg.deploy.openvino import compile_ir, signal_stack_kept
+model = ov.convert_model(torch.nn.Conv2d(3, 4, 3), example_input=torch.zeros(1, 3, 8, 8))
+first, second = compile_ir(model), compile_ir(model)
+with signal_stack_kept():  # as around NNCF: Cores of its own, released out of creation order
+    cores = [ov.Core(), ov.Core()]
+    compiled = [core.compile_model(model, "CPU") for core in cores]
+    del compiled[:], cores[0], cores[0]
+del first, second
+gc.collect()
+signal.signal(signal.SIGCHLD, lambda *_: None)  # as DataLoader workers install
+subprocess.run([sys.executable, "-c", "pass"], check=True)
+print("alive")
+"""
+
+
+def test_signals_after_openvino_plugins_do_not_kill_the_process() -> None:
+    # OpenVINO's CPU plugins swap the thread's alternate signal stack and put back a freed one
+    # when released out of order; the next Python signal (a child exiting, Ctrl-C) was SIGSEGV.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AFTER_PLUGINS], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "alive"

@@ -10,12 +10,17 @@ after and the layers left in fp32. Needs the ``openvino`` extra (``openvino``, `
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import functools
+import gc
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,18 +75,58 @@ def _ov() -> Any:
     return openvino
 
 
+class _SignalStack(ctypes.Structure):
+    _fields_ = [("sp", ctypes.c_void_p), ("flags", ctypes.c_int), ("size", ctypes.c_size_t)]
+
+
+_SS_DISABLE = 2
+
+
+@contextlib.contextmanager
+def signal_stack_kept() -> Iterator[None]:
+    """Put the calling thread's alternate signal stack back as it was on entry.
+
+    Each OpenVINO CPU plugin (one per ``openvino.Core``) installs its own alternate signal
+    stack on the thread that first compiles with it and, when destroyed, restores the stack
+    it saw then. Plugins destroyed out of creation order leave a freed stack installed, and
+    the next Python signal (Ctrl-C, a child process exiting) kills the process with SIGSEGV.
+    ffseg compiles through one :func:`_core` and wraps NNCF (which makes Cores of its own)
+    in this guard, so a signal always lands on a live stack.
+    """
+    if not sys.platform.startswith("linux"):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    saved = _SignalStack()
+    have = libc.sigaltstack(None, ctypes.byref(saved)) == 0
+    try:
+        yield
+    finally:
+        if have:
+            gc.collect()  # plugins released inside the guard restore their stacks first
+            saved.flags &= _SS_DISABLE
+            libc.sigaltstack(ctypes.byref(saved), None)
+
+
+@functools.cache
+def _core() -> Any:
+    """The process's one ``openvino.Core`` (see :func:`signal_stack_kept` for why one)."""
+    return _ov().Core()
+
+
 def compile_ir(model: Any, threads: int | None = None) -> Any:
     """``model`` (an IR path or an ``openvino.Model``) compiled for the CPU in fp32 for latency.
 
     The precision hint stays fp32 (OpenVINO would otherwise run bf16 on CPUs that have it).
     """
-    ov = _ov()
+    _ov()  # a clear error without the extra
     config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
     source = str(model) if isinstance(model, (str, os.PathLike)) else model
     try:
-        return ov.Core().compile_model(source, "CPU", config)
+        with signal_stack_kept():
+            return _core().compile_model(source, "CPU", config)
     except RuntimeError as exc:
         raise RuntimeError(
             f"OpenVINO cannot load {source}: {str(exc).splitlines()[0]}. "
@@ -292,25 +337,26 @@ def quantize_openvino(
     }
     if preset not in presets:
         raise ValueError(f"preset must be one of {sorted(presets)}, got {preset!r}")
-    model = ov.Core().read_model(str(fp32_path))
+    model = _core().read_model(str(fp32_path))
     options = dict(preset=presets[preset], subset_size=len(arrays))
     calib = _dataset(arrays)
-    if max_drop is None:
-        quantized = nncf.quantize(model, calib, **options)
-    else:
-        if val_loader is None:
-            raise ValueError("max_drop needs a labelled validation set (val_loader)")
-        if max_drop < 0:
-            raise ValueError(f"max_drop is in mIoU points and must be >= 0, got {max_drop}")
-        quantized = nncf.quantize_with_accuracy_control(
-            model,
-            calib,
-            _dataset(_val_items(val_loader)),
-            _miou_fn(fp32_path, threads),
-            max_drop=max_drop / 100.0,
-            drop_type=nncf.DropType.ABSOLUTE,
-            **options,
-        )
+    if max_drop is not None and val_loader is None:
+        raise ValueError("max_drop needs a labelled validation set (val_loader)")
+    if max_drop is not None and max_drop < 0:
+        raise ValueError(f"max_drop is in mIoU points and must be >= 0, got {max_drop}")
+    with signal_stack_kept():  # NNCF compiles with Cores of its own
+        if max_drop is None:
+            quantized = nncf.quantize(model, calib, **options)
+        else:
+            quantized = nncf.quantize_with_accuracy_control(
+                model,
+                calib,
+                _dataset(_val_items(val_loader)),  # type: ignore[arg-type]
+                _miou_fn(fp32_path, threads),
+                max_drop=max_drop / 100.0,
+                drop_type=nncf.DropType.ABSOLUTE,
+                **options,
+            )
     kept = float_layers(quantized)
     with tempfile.TemporaryDirectory(prefix="ffseg-openvino-") as tmpdir:
         scratch = Path(tmpdir)
@@ -392,7 +438,7 @@ def quantize_and_compare_openvino(
         **options,
     )
     example = np.ascontiguousarray(calibration[0], np.float32)
-    kept = float_layers(_ov().Core().read_model(str(int8_path)))
+    kept = float_layers(_core().read_model(str(int8_path)))
     return OpenVinoQuantizeReport(
         fp32=_measure(fp32_path, val_loader, example, runs, threads),
         int8=_measure(int8_path, val_loader, example, runs, threads),

@@ -1,7 +1,7 @@
 """Typed training configuration: dataclass sections, YAML recipes, dotted overrides.
 
 A recipe is a YAML file whose top-level keys are the sections of :class:`Config` (``data``,
-``model``, ``loss``, ``optim``, ``sched``, ``train``, ``kd``, ``eval``, ``log``) plus an optional
+``model``, ``loss``, ``optim``, ``sched``, ``train``, ``kd``, ``eval``, ``log``, ``calibrate``) plus an optional
 ``base: other.yaml`` (one level only, relative to the recipe) that the recipe overrides key by
 key. ``--set a.b=value`` overrides convert ``value`` to the field's type. Unknown keys and
 unknown choices (``loss.name=cee``) fail when the recipe is loaded, with the closest valid
@@ -14,6 +14,7 @@ path or a packaged recipe's name (``"demo"``, ``"ffnet22s_dbbb_mobile_camvid-180
 
 from ffseg.config.load import (
     apply_overrides,
+    apply_settings,
     config_from_dict,
     config_to_dict,
     load_config,
@@ -25,6 +26,7 @@ from ffseg.config.recipes import RECIPES_DIR, Recipe, find_recipe, list_recipes
 from ffseg.config.resume import RESUMABLE_KEYS, resume_changes
 from ffseg.config.schema import (
     AmpName,
+    CalibrateConfig,
     Config,
     ConfigError,
     DataConfig,
@@ -49,6 +51,7 @@ __all__ = [
     "RECIPES_DIR",
     "RESUMABLE_KEYS",
     "AmpName",
+    "CalibrateConfig",
     "Config",
     "ConfigError",
     "DataConfig",
@@ -68,6 +71,7 @@ __all__ = [
     "TaskName",
     "TrainConfig",
     "apply_overrides",
+    "apply_settings",
     "check_ranges",
     "config_from_dict",
     "config_to_dict",

@@ -20,6 +20,7 @@ from ffseg.config.schema import Config, ConfigError
 
 __all__ = [
     "apply_overrides",
+    "apply_settings",
     "config_from_dict",
     "config_to_dict",
     "load_config",
@@ -66,6 +67,7 @@ def _check(cfg: Config) -> None:
                 f"got {extra!r}"
             )
     check_ranges(cfg)
+    _check_candidates(cfg)
     for key in ("weight", "feature_weight"):
         weight = getattr(cfg.kd, key)
         if weight > 0 and not (cfg.kd.teacher or cfg.kd.smp):
@@ -73,6 +75,40 @@ def _check(cfg: Config) -> None:
                 f"kd.{key}={weight} needs a teacher: set kd.teacher (a registered model "
                 f"name or 'package.module:callable') or kd.smp, or set kd.{key}=0."
             )
+
+
+_CANDIDATE = "{name: NAME, min_iters: N, set: {section.key: value, ...}}"
+
+
+def _check_candidates(cfg: Config) -> None:
+    """Each ``calibrate.candidates`` entry is well formed and its settings are valid keys and
+    values; ``calibrate.pick`` names one of them."""
+    names: list[str] = []
+    for i, cand in enumerate(cfg.calibrate.candidates):
+        where = f"calibrate.candidates[{i}]"
+        well_formed = isinstance(cand, Mapping) and not set(cand) - {"name", "min_iters", "set"}
+        if not well_formed or not isinstance(cand.get("set", {}), Mapping):
+            raise ConfigError(f"{where} must look like {_CANDIDATE}; got {cand!r}")
+        settings, name, min_iters = cand.get("set", {}), cand.get("name"), cand.get("min_iters", 1)
+        if not isinstance(name, str) or not name or name in names:
+            raise ConfigError(f"{where}: name must be a non-empty, unique string; got {name!r}")
+        if isinstance(min_iters, bool) or not isinstance(min_iters, int) or min_iters < 1:
+            raise ConfigError(f"{where} ({name}): min_iters must be an integer >= 1")
+        values = config_to_dict(cfg)
+        values["calibrate"] = {}
+        for dotted, value in settings.items():
+            if str(dotted).split(".")[0] == "calibrate":
+                raise ConfigError(f"{where} ({name}): a candidate cannot set {dotted}")
+            _assign(values, str(dotted), value, f"{where} ({name}): {dotted}")
+        try:
+            check_ranges(_build(Config, values, ""))
+        except ConfigError as exc:
+            raise ConfigError(f"{where} ({name}): {exc}") from None
+        names.append(name)
+    pick = cfg.calibrate.pick
+    if pick is not None and pick not in names:
+        known = ", ".join(names) or "none: the recipe has no calibrate.candidates"
+        raise ConfigError(f"calibrate.pick={pick!r} is not a candidate of the recipe ({known})")
 
 
 def config_from_dict(values: Mapping[str, Any], source: str = "config") -> Config:
@@ -175,6 +211,11 @@ def _apply_one(values: dict[str, Any], item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"override {item!r} must look like section.key=value")
     dotted, raw = item.split("=", 1)
+    _assign(values, dotted, raw, f"--set {item!r}")
+
+
+def _assign(values: dict[str, Any], dotted: str, raw: Any, shown: str) -> None:
+    """Set ``dotted`` (``section.key``) to ``raw`` (a ``--set`` string or a YAML value)."""
     parts = dotted.strip().split(".")
     cls: Any = Config
     node = values
@@ -182,23 +223,24 @@ def _apply_one(values: dict[str, Any], item: str) -> None:
         hints = typing.get_type_hints(cls)
         if part not in hints:
             where = ".".join(parts[:depth]) or "the recipe"
-            raise ConfigError(f"--set {item!r}: {_unknown(part, hints, where)}")
+            raise ConfigError(f"{shown}: {_unknown(part, hints, where)}")
         hint, last = hints[part], depth == len(parts) - 1
         if dataclasses.is_dataclass(hint):
             if last:
-                raise ConfigError(f"--set {item!r}: {dotted} is a section; set one of its keys")
+                raise ConfigError(f"{shown}: {dotted} is a section; set one of its keys")
             cls, node = hint, node[part]
         elif last:
             try:
                 node[part] = convert(raw, hint, dotted)
             except ConfigError as exc:
-                raise ConfigError(f"--set {item!r}: {exc}") from None
+                raise ConfigError(f"{shown}: {exc}") from None
         elif _is_dict_hint(hint):  # model.kwargs.init=official: a key inside a mapping
             node[part] = dict(node.get(part) or {})
-            _set_nested(node[part], parts[depth + 1 :], parse_scalar(raw))
+            value = parse_scalar(raw) if isinstance(raw, str) else raw
+            _set_nested(node[part], parts[depth + 1 :], value)
             return
         else:
-            raise ConfigError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} has no keys")
+            raise ConfigError(f"{shown}: {'.'.join(parts[: depth + 1])} has no keys")
 
 
 def apply_overrides(cfg: Config, overrides: Iterable[str], source: str = "overrides") -> Config:
@@ -207,6 +249,15 @@ def apply_overrides(cfg: Config, overrides: Iterable[str], source: str = "overri
     values = config_to_dict(cfg)
     for item in overrides:
         _apply_one(values, item)
+    return config_from_dict(values, source)
+
+
+def apply_settings(cfg: Config, settings: Mapping[str, Any], source: str = "settings") -> Config:
+    """Apply ``{section.key: value}`` (YAML values, e.g. a recipe's calibration candidate);
+    returns a checked copy."""
+    values = config_to_dict(cfg)
+    for dotted, value in settings.items():
+        _assign(values, str(dotted), value, f"{source}: {dotted}")
     return config_from_dict(values, source)
 
 

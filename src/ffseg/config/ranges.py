@@ -100,6 +100,7 @@ RANGES: tuple[_Rule, ...] = (
     ("eval.batch_size", _at_least_one, "an integer >= 1"),
     ("log.log_every", _at_least_one, "an integer >= 1"),
     ("log.overlays", _nonneg, "an integer >= 0"),
+    ("calibrate.steps", _at_least_one, "an integer >= 1 (timed steps per candidate)"),
 )
 
 

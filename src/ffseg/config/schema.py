@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 __all__ = [
     "AmpName",
+    "CalibrateConfig",
     "Config",
     "ConfigError",
     "DataConfig",
@@ -195,6 +196,21 @@ class LogConfig:
 
 
 @dataclass
+class CalibrateConfig:
+    """A budget recipe's variants for the machine it runs on (see :mod:`ffseg.engine.calibrate`).
+
+    ``candidates``: in order of preference, each ``{name, min_iters, set: {section.key: value}}``;
+    at the start of a run the first whose timed steps promise ``min_iters`` iterations in the
+    budget is chosen. ``pick`` pins a candidate by name without timing (a run records its
+    choice here, so a resume or a rerun from its ``config.yaml`` trains the same variant).
+    """
+
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 2  # timed steps per candidate, after one warm-up step
+    pick: str | None = None
+
+
+@dataclass
 class Config:
     """A complete recipe."""
 
@@ -207,3 +223,4 @@ class Config:
     kd: KDConfig = field(default_factory=KDConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    calibrate: CalibrateConfig = field(default_factory=CalibrateConfig)

@@ -53,7 +53,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
-from ffseg.layers.lightweight import DSConvBNAct, DWConvBNAct
+from ffseg.layers.lightweight import DSConvBNAct, DWConvBNAct, channel_shuffle
 from ffseg.models._base import FeatureInfo, PretrainedCfg, SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
@@ -65,12 +65,6 @@ PAPER = "Yu et al., Lite-HRNet: A Lightweight High-Resolution Network, CVPR 2021
 
 #: branch widths at strides 4, 8, 16, 32
 CHANNELS = (40, 80, 160, 320)
-
-
-def channel_shuffle(x: torch.Tensor, groups: int = 2) -> torch.Tensor:
-    """ShuffleNet channel shuffle: interleave the channels of ``groups`` groups."""
-    b, c, h, w = x.shape
-    return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
 class Stem(nn.Module):

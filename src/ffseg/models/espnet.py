@@ -23,9 +23,13 @@ decoder with the encoder's classifier. With fewer than five classes the decoder'
 uses as many branches as it has channels (the paper has 19/20 classes).
 A-C end at stride 8 (the paper upsamples their scores bilinearly; ffseg does that).
 
-Parameters (19 classes): ``espnet`` 363,462 (paper 0.364 M, -0.1 %; the reference
-re-implementation's 0.38 M figure was not reproduced and the paper's count wins); ``espnet_c`` 349,193,
-``espnet_b`` 348,128, ``espnet_a`` 330,144 (the paper states no per-variant counts).
+Parameters (19 classes): ``espnet`` 363,462 (4.67 GMACs at 1x3x512x1024; paper 0.364 M) and
+``espnet_c`` 349,193 (3.47 GMACs) equal the authors' code (sacmehta/ESPNet train/Model.py,
+``ESPNet`` and ``ESPNet_Encoder`` with p = 2, q = 8) stage by stage; their BNs use eps 1e-3
+(ffseg's 1e-5). The reference re-implementation's 0.38 M figure was not reproduced.
+``espnet_b`` 348,128 and ``espnet_a`` 330,144: the authors' code does not build them and the
+paper states no per-variant counts. No activation on the logits (a bias-free transposed conv
+for ``espnet``, a bias-free 1x1 conv for A-C); no dropout.
 """
 
 from __future__ import annotations

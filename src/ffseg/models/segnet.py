@@ -9,7 +9,8 @@ conv-BN-ReLU layers densify the sparse maps (512 x3 | 512, 512, 256 | 256, 256, 
 
 The encoder's ``features`` uses torchvision's ``vgg16_bn`` layout and key names (convs with
 biases), so ``pretrained_backbone=`` loads a torchvision ``vgg16_bn`` state dict, as the paper
-initialises from ImageNet VGG16. The decoder's convs have no bias (each feeds a BN).
+initialises from ImageNet VGG16. The decoder's convs carry biases too, as in the authors'
+Caffe model (alexgkendall/SegNet-Tutorial, Models/segnet_train.prototxt).
 
 Export: max-pooling with indices and max-unpooling export to ONNX (``MaxPool`` with indices,
 ``MaxUnpool``) with dynamic height/width and match ONNX Runtime (checked at 96x160 and 72x104
@@ -17,8 +18,10 @@ from a 64x96 export). Each unpooling restores the exact size its pooling saw, so
 are not multiples of 32 work too (a row or column dropped by pooling comes back as zeros);
 ``min_input_size`` is 32x32.
 
-Parameters (19 classes): 29.45 M; paper 29.5 M (-0.2 %), reference 29.48 M (-0.1 %; the issue #24 audit: that graph adds a full-resolution conv, and
-ffseg has 5.6 % fewer MACs). No activation on the logits.
+Parameters (19 classes): 29,453,971; 325.5 GMACs at 1x3x512x1024; stage by stage equal to the
+authors' Caffe model (its last conv set to 19 outputs). Paper 29.5 M (-0.2 %); the reference
+re-implementation's 29.48 M graph adds a full-resolution conv (issue #24 audit: ffseg 5.6 %
+fewer MACs). No activation on the logits, no dropout.
 
 Published: CamVid test 55.6 mIoU (11 classes, 360x480). The paper reports no Cityscapes test
 number; the benchmark-server entries quoted elsewhere (56.1 / 57.0) are not the authors'
@@ -118,7 +121,7 @@ class SegNetDecoder(nn.Module):
         for stage in DECODER_STAGES:
             convs: list[nn.Module] = []
             for cout in stage:
-                convs.append(ConvBNAct(cin, cout, 3))
+                convs.append(ConvBNAct(cin, cout, 3, bias=True))
                 cin = cout
             stages.append(nn.Sequential(*convs))
         self.stages = nn.ModuleList(stages)

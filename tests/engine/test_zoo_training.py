@@ -61,7 +61,7 @@ FAMILIES = [
     ("cgnet", "cgnet", ()),
     ("contextnet", "contextnet", ()),
     ("espnet", "espnet", ()),
-    ("espnetv2", "espnetv2", ("seg",)),
+    ("espnetv2", "espnetv2", ()),
 ]
 
 

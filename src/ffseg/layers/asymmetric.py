@@ -42,7 +42,8 @@ class FactorizedConv(nn.Sequential):
         stride: applied by both convs along their long axis (1 or 2).
         dilation: dilation of both convs along their long axis ("same" padding is kept).
         groups: conv groups; ``groups == cin`` makes both convs depthwise.
-        bias: whether both convs carry a bias (ERFNet/EDANet do; most others do not).
+        bias: whether both convs carry a bias (ERFNet/EDANet do; most others do not);
+            ``"second"``: only the second conv does (ENet's asymmetric pair).
         mid: what follows the vertical conv: ``"none"``, ``"act"`` (activation only), ``"bn"``
             (BN only) or ``"bn_act"`` (BN then activation). The mid activation is built with ``act``, or
             ``nn.ReLU`` when ``act`` is None.
@@ -60,7 +61,7 @@ class FactorizedConv(nn.Sequential):
         stride: int = 1,
         dilation: int = 1,
         groups: int = 1,
-        bias: bool = False,
+        bias: bool | Literal["second"] = False,
         mid: MidNorm = "none",
         norm: bool = True,
         act: Act = nn.ReLU,
@@ -68,6 +69,8 @@ class FactorizedConv(nn.Sequential):
     ) -> None:
         if kernel_size % 2 != 1:
             raise ValueError(f"FactorizedConv kernel_size must be odd, got {kernel_size}")
+        if bias not in (True, False, "second"):
+            raise ValueError(f"FactorizedConv bias must be True, False or 'second', got {bias!r}")
         if mid not in ("none", "act", "bn", "bn_act"):
             raise ValueError(
                 f"FactorizedConv mid must be 'none', 'act', 'bn' or 'bn_act', got {mid!r}"
@@ -77,19 +80,20 @@ class FactorizedConv(nn.Sequential):
         mid_act = act or nn.ReLU
         first, second = ("h", "v") if horizontal_first else ("v", "h")
 
-        def conv(axis: str, c_in: int, conv_groups: int) -> nn.Conv2d:
+        def conv(axis: str, c_in: int, conv_groups: int, with_bias: bool) -> nn.Conv2d:
             k, st, p, d = (kernel_size, 1), (stride, 1), (pad, 0), (dilation, 1)
             if axis == "h":
                 k, st, p, d = k[::-1], st[::-1], p[::-1], d[::-1]
-            return nn.Conv2d(c_in, cout, k, st, p, d, groups=conv_groups, bias=bias)
+            return nn.Conv2d(c_in, cout, k, st, p, d, groups=conv_groups, bias=with_bias)
 
         layers: OrderedDict[str, nn.Module] = OrderedDict()
-        layers[f"conv_{first}"] = conv(first, cin, groups)
+        layers[f"conv_{first}"] = conv(first, cin, groups, bias is True)
         if mid in ("bn", "bn_act"):
             layers[f"bn_{first}"] = nn.BatchNorm2d(cout)
         if mid in ("act", "bn_act"):
             layers[f"act_{first}"] = mid_act()
-        layers[f"conv_{second}"] = conv(second, cout, cout if groups == cin > 1 else groups)
+        second_groups = cout if groups == cin > 1 else groups
+        layers[f"conv_{second}"] = conv(second, cout, second_groups, bool(bias))
         if norm:
             layers["bn"] = nn.BatchNorm2d(cout)
         if act is not None:

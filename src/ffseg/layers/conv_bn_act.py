@@ -60,6 +60,11 @@ class FullConvBNAct(nn.Sequential):
     """3x3 :func:`full_conv` (x``stride``) -> ``BatchNorm2d`` -> activation (children 0, 1, 2)."""
 
     def __init__(
-        self, cin: int, cout: int, stride: int = 2, act: Callable[[], nn.Module] = nn.ReLU
+        self,
+        cin: int,
+        cout: int,
+        stride: int = 2,
+        act: Callable[[], nn.Module] = nn.ReLU,
+        bias: bool = False,
     ) -> None:
-        super().__init__(full_conv(cin, cout, 3, stride), nn.BatchNorm2d(cout), act())
+        super().__init__(full_conv(cin, cout, 3, stride, bias=bias), nn.BatchNorm2d(cout), act())

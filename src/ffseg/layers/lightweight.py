@@ -13,9 +13,15 @@ from torch import nn
 
 from ffseg.layers.conv_bn_act import ConvBNAct
 
-__all__ = ["DSConvBNAct", "DWConvBNAct", "InvertedResidual", "SEBlock"]
+__all__ = ["DSConvBNAct", "DWConvBNAct", "InvertedResidual", "SEBlock", "channel_shuffle"]
 
 Act = Callable[[], nn.Module] | None
+
+
+def channel_shuffle(x: torch.Tensor, groups: int = 2) -> torch.Tensor:
+    """ShuffleNet channel shuffle: interleave the channels of ``groups`` groups."""
+    b, c, h, w = x.shape
+    return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
 class DWConvBNAct(ConvBNAct):

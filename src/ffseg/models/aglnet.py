@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from ffseg.layers import ConvBNAct, conv1x1, full_conv, kaiming_init_, resize_to
+from ffseg.layers.lightweight import channel_shuffle
 from ffseg.models._base import FeatureInfo, SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
@@ -96,8 +97,7 @@ class SSnbt(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         left, right = x.chunk(2, dim=1)
         y = self.act(x + torch.cat([self.left(left), self.right(right)], dim=1))
-        n, c, h, w = y.shape
-        return y.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+        return channel_shuffle(y)
 
 
 class AGLNetEncoder(nn.Module):

@@ -9,9 +9,13 @@ at stride 8; the paper upsamples x8 bilinearly (``output_stride`` 8; upsampling 
 
 An EDA module is densely connected: a 1x1 conv to the growth rate k = 40 (BN, ReLU), a 3x1 + 1x3
 pair (BN, ReLU after the pair), the same pair dilated, spatial dropout 0.02, and its output is
-concatenated in front of its input. The convs carry biases as in the authors' code.
+concatenated in front of its input. The convs carry biases, as in the PyTorch
+re-implementation the authors' README names (wpf535236337/pytorch_EDANet; the authors withheld
+their own code and publish layer lists). Logits from the 1x1 projection with bias, no
+activation on them; dropout only inside the EDA modules.
 
-Parameters (19 classes): 689,485; paper 0.68 M (+1.4 %), reference re-implementation 0.69 M.
+Parameters (19 classes): 689,485; 8.83 GMACs at 1x3x512x1024; stage by stage equal to that
+re-implementation (tests/golden/zoo2_stages.json); paper 0.68 M (+1.4 %).
 
 Published: 67.3 class mIoU on the Cityscapes test set (paper abstract, 512x1024 input).
 """

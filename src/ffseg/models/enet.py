@@ -10,21 +10,25 @@ an upsampling bottleneck to 16 + 1 bottleneck, and a 2x2 transposed conv to the 
 resolution (``output_stride`` 1).
 
 A bottleneck (paper Fig. 2b) is a 1x1 projection to a quarter of the output channels, a main
-conv (3x3, dilated 3x3, or an asymmetric 5x1 + 1x5 pair), a 1x1 expansion with BN, spatial
-dropout (0.01 in stage 1, 0.1 after) and a residual sum, with BN + PReLU after every conv but the
+conv (3x3, dilated 3x3, or an asymmetric 1x5 + 5x1 pair), a 1x1 expansion with BN, spatial
+dropout (0.01 in stage 1, 0.1 in stages 2-3, none in the decoder) and a residual sum, with BN + PReLU after every conv but the
 last. The downsampling bottleneck projects with a 2x2 stride-2 conv and its shortcut is a 2x2
 max pool zero-padded to the output channels; the upsampling bottleneck's shortcut is a 1x1 conv
 + BN and a max-unpooling at the indices of the matching downsampling, and its main conv is a
-3x3 stride-2 transposed conv. As in the authors' Torch code, the encoder uses per-channel
-PReLU and the decoder ReLU, the internal width is a quarter of the block's output channels, and
-the convs have no biases (the final transposed conv has one).
+3x3 stride-2 transposed conv. As in the authors' Torch code (e-lab/ENet-training,
+train/models/encoder.lua and decoder.lua), the encoder uses per-channel PReLU and the decoder
+ReLU, the internal width is a quarter of the block's output channels, and only the initial
+block's conv, each bottleneck's main conv (for the asymmetric pair its second, 5x1 conv) and
+the final transposed conv carry biases.
 
 Export: max-pooling with indices and max-unpooling export to ONNX (``MaxPool`` with indices,
 ``MaxUnpool``); inputs must be multiples of 8 (``min_input_size`` 64x64 for the tests).
 
-Parameters (19 classes): 363,618; paper 0.37 M (-1.7 %), reference re-implementation 0.37 M
-(the issue #24 audit: that graph ends in a 1x1 conv and bilinear upsampling instead of the
-final transposed conv). No activation on the logits.
+Parameters (19 classes): 364,311; 3.92 GMACs at 1x3x512x1024; stage by stage equal to the
+authors' Torch graph (encoder without its encoder-only classifier, plus decoder; their BNs use
+eps 1e-3, ffseg's 1e-5). Paper 0.37 M (-1.5 %); the reference re-implementation (issue #24
+audit) ends in a 1x1 conv and bilinear upsampling instead of the final transposed conv. No
+activation on the logits.
 
 Published: CamVid test 51.3 class mIoU (paper Table 4, 480x360); Cityscapes test 58.3 class mIoU
 (paper Table 3, evaluated on the benchmark server).
@@ -93,14 +97,20 @@ class ENetBottleneck(nn.Module):
         stride = 2 if mode == "down" else 1
         self.project = _conv_bn_act(nn.Conv2d(cin, mid, stride, stride, bias=False), mid, decoder)
         if mode == "asym":
-            self.main = FactorizedConv(mid, kernel_size=5, act=lambda: _act(mid, decoder))
+            self.main = FactorizedConv(
+                mid,
+                kernel_size=5,
+                bias="second",
+                act=lambda: _act(mid, decoder),
+                horizontal_first=True,
+            )
         elif mode == "up":
-            self.main = _conv_bn_act(full_conv(mid, mid, 3, 2), mid, decoder)
+            self.main = _conv_bn_act(full_conv(mid, mid, 3, 2, bias=True), mid, decoder)
         else:
-            conv = nn.Conv2d(mid, mid, 3, 1, dilation, dilation, bias=False)
+            conv = nn.Conv2d(mid, mid, 3, 1, dilation, dilation, bias=True)
             self.main = _conv_bn_act(conv, mid, decoder)
         self.expand = nn.Sequential(nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout))
-        self.drop = nn.Dropout2d(dropout)
+        self.drop = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         if mode == "up":
             self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
         self.pad = cout - cin if mode == "down" else 0
@@ -126,7 +136,7 @@ class ENetEncoder(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.initial = PoolConcatDown(3, 16, act=lambda: nn.PReLU(16))
+        self.initial = PoolConcatDown(3, 16, bias=True, act=lambda: nn.PReLU(16))
         self.stage1 = nn.ModuleList(
             [ENetBottleneck(16, 64, "down", dropout=0.01)]
             + [ENetBottleneck(64, dropout=0.01) for _ in range(4)]
@@ -173,11 +183,14 @@ class ENet(SegModel):
         super().__init__(num_classes)
         self.encoder = ENetEncoder()
         self.stage4 = nn.ModuleList(
-            [ENetBottleneck(128, 64, "up", decoder=True)]
-            + [ENetBottleneck(64, decoder=True) for _ in range(2)]
+            [ENetBottleneck(128, 64, "up", dropout=0.0, decoder=True)]
+            + [ENetBottleneck(64, dropout=0.0, decoder=True) for _ in range(2)]
         )
         self.stage5 = nn.ModuleList(
-            [ENetBottleneck(64, 16, "up", decoder=True), ENetBottleneck(16, decoder=True)]
+            [
+                ENetBottleneck(64, 16, "up", dropout=0.0, decoder=True),
+                ENetBottleneck(16, dropout=0.0, decoder=True),
+            ]
         )
         self.cls = full_conv(16, num_classes, kernel_size=2, stride=2, bias=True)
         kaiming_init_(self)

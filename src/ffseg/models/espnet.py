@@ -23,9 +23,15 @@ decoder with the encoder's classifier. With fewer than five classes the decoder'
 uses as many branches as it has channels (the paper has 19/20 classes).
 A-C end at stride 8 (the paper upsamples their scores bilinearly; ffseg does that).
 
-Parameters (19 classes): ``espnet`` 363,462 (paper 0.364 M, -0.1 %; the reference
-re-implementation's 0.38 M figure was not reproduced and the paper's count wins); ``espnet_c`` 349,193,
-``espnet_b`` 348,128, ``espnet_a`` 330,144 (the paper states no per-variant counts).
+Parameters (19 classes): ``espnet`` 363,462 (4.67 GMACs at 1x3x512x1024; paper 0.364 M) and
+``espnet_c`` 349,193 (3.47 GMACs) equal the authors' code (sacmehta/ESPNet train/Model.py,
+``ESPNet`` and ``ESPNet_Encoder`` with p = 2, q = 8) stage by stage; their BNs use eps 1e-3
+(ffseg's 1e-5). The authors also released p = 2 with q = 3 and q = 5 for both:
+``espnet_p2q3`` 201,542, ``espnet_p2q5`` 266,310, ``espnet_c_p2q3`` 187,273,
+``espnet_c_p2q5`` 252,041 (equal per stage as well). The reference re-implementation's 0.38 M figure was not reproduced.
+``espnet_b`` 348,128 and ``espnet_a`` 330,144: the authors' code does not build them and the
+paper states no per-variant counts. No activation on the logits (a bias-free transposed conv
+for ``espnet``, a bias-free 1x1 conv for A-C); no dropout.
 """
 
 from __future__ import annotations
@@ -252,6 +258,10 @@ default_cfgs = {
     "espnet_a": _cfg(8),
     "espnet_b": _cfg(8),
     "espnet_c": _cfg(8),
+    "espnet_p2q3": _cfg(1),
+    "espnet_p2q5": _cfg(1),
+    "espnet_c_p2q3": _cfg(8),
+    "espnet_c_p2q5": _cfg(8),
 }
 
 
@@ -284,3 +294,29 @@ def espnet_c(**kwargs: Any) -> ESPNet:
     """ESPNet-C: ESPNet-B + input reinforcement (the paper's encoder)."""
     args = dict(shortcut=True, reinforce=True, decoder=False)
     return _create_espnet("espnet_c", **{**args, **kwargs})
+
+
+@register_model
+def espnet_p2q3(**kwargs: Any) -> ESPNet:
+    """ESPNet with q = 3 ESP modules at stride 8 (the authors' released p=2, q=3 setting)."""
+    return _create_espnet("espnet_p2q3", **{"alpha3": 3, **kwargs})
+
+
+@register_model
+def espnet_p2q5(**kwargs: Any) -> ESPNet:
+    """ESPNet with q = 5 ESP modules at stride 8 (the authors' released p=2, q=5 setting)."""
+    return _create_espnet("espnet_p2q5", **{"alpha3": 5, **kwargs})
+
+
+@register_model
+def espnet_c_p2q3(**kwargs: Any) -> ESPNet:
+    """ESPNet-C with q = 3 (the authors' released p=2, q=3 encoder)."""
+    args = dict(alpha3=3, shortcut=True, reinforce=True, decoder=False)
+    return _create_espnet("espnet_c_p2q3", **{**args, **kwargs})
+
+
+@register_model
+def espnet_c_p2q5(**kwargs: Any) -> ESPNet:
+    """ESPNet-C with q = 5 (the authors' released p=2, q=5 encoder)."""
+    args = dict(alpha3=5, shortcut=True, reinforce=True, decoder=False)
+    return _create_espnet("espnet_c_p2q5", **{**args, **kwargs})

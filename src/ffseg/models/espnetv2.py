@@ -1,5 +1,8 @@
 """ESPNetv2 (Mehta et al., ESPNetv2: A Light-weight, Power Efficient, and General Purpose
-Convolutional Neural Network, CVPR 2019): the paper's segmentation network (width ``s = 2``).
+Convolutional Neural Network, CVPR 2019): the paper's segmentation network (width ``s = 2``)
+as the authors built it in their EdgeNets code (sacmehta/EdgeNets,
+model/segmentation/espnetv2.py), the model their model-zoo README lists with 66.2 Cityscapes
+test mIoU.
 
 The EESP unit reduces with a grouped (``K = 4``) 1x1 conv-BN-PReLU to ``d = cout / K``
 channels, runs ``K`` depthwise 3x3 convs whose dilations grow with the level's receptive-field
@@ -12,39 +15,37 @@ copy of its input and adds an input-reinforcement projection of the average-pool
 
 Encoder (``s = 2``): a 3x3/2 conv-BN-PReLU (32), downsamplers to 128 (stride 4, receptive
 field 13) and 256 (stride 8, 11) + 3 EESP (9), a downsampler to 512 (stride 16, 9) + 7 EESP
-(7); the classification-only level 5 is not built. Segmentation decoder (the authors'
-segmentation code for the paper): level 4 is projected to 256 and upsampled to stride 8,
-concatenated with level 3, fused by an EESP (512 -> 256) and a light pyramid module (four
-depthwise 3x3 convs on successively average-pooled maps, upsampled, concatenated with the input
-and projected to 256 by a 1x1 conv-BN-PReLU); a 1x1 conv to classes + BN-PReLU at stride 8, x2
-upsampling, concatenation with level 2 and a 1x1 conv-BN-PReLU; x2 upsampling, concatenation
-with level 1 and the final 1x1 classifier at stride 2 (``output_stride`` 2; the last bilinear
-x2 is left to ffseg). Training adds the stride-8 scores (before their BN-PReLU) as an auxiliary
-output: the authors' segmentation code returns both in training; weight 1 (a plain sum) is
-assumed.
+(7); the classification-only level 5 is not built. Decoder: an efficient pyramid-pooling block
+(``_PyramidPool``, width ``min(classes // 2, 16)``, 9 for 19 classes) maps level 4 to 64
+channels at stride 16; three times the map is upsampled x2, added to the encoder skip
+(levels 3, 2, 1) projected by a gated grouped 3x3 conv (``_GatedProjection``) to 64 / 48 / 32
+channels, BN-PReLU'd and passed through the next pyramid-pooling block (to 48, 32, then the
+classes). The logits come from the last block's 1x1 conv with bias at stride 2, with no
+activation; the authors' final bilinear x2 (align_corners) is left to ffseg. No dropout, no
+auxiliary output.
 
-Parameters (19 classes): 1,252,058; 5.65 GMACs at 1x3x512x1024 (logits at stride 2, no
-activation on them). The layout follows the authors' paper-era segmentation code
-(sacmehta/ESPNetv2, segmentation/cnn/SegmentationModel.py, which its README names as the code
-used for the paper); it has not been compared stage by stage yet. The authors' later EdgeNets
-segmentation model (sacmehta/EdgeNets, model/segmentation/espnetv2.py: the same ``s = 2``
-encoder widths 128 / 256 / 512 at strides 4 / 8 / 16, but a decoder of efficient pyramid
-pooling blocks from stride 16 back to stride 2) is the one its model-zoo README lists at 0.79 M
-params and 2.70 GFLOPs at 1024x512 with 66.2 Cityscapes test mIoU; it is not built here. The
-reference re-implementation's 0.86 M is an ``s = 1`` graph (64 / 128 / 256 channels; measured
-by the issue #24 audit), not this one. Dropout: ``Dropout2d(0.2)`` (0.1 for ``s <= 0.5``)
-before the stride-8 score conv and before the final classifier, training only.
+Parameters (19 classes): 787,488; 2.67 GMACs at 1x3x512x1024 (stage by stage equal to the
+authors' graph counted from its layer list: tests/golden/zoo2_stages.json). The authors' graph
+holds 787,968: its three stride-2 EESP units also build an output PReLU (96 + 128 + 256 = 480
+parameters) that their forward never calls; ffseg omits it. The class count sets the pyramid
+width, so ``reset_classifier`` rebuilds all four pyramid-pooling blocks. The paper-era code
+(sacmehta/ESPNetv2, segmentation/cnn/SegmentationModel.py: a stride-8 pyramid module, dropout,
+an auxiliary output) is not built. The reference re-implementation's 0.86 M is an ``s = 1``
+graph (64 / 128 / 256 channels; measured by the issue #24 audit).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
-from ffseg.models._base import AuxOutput, FeatureInfo, SegModel, SegOutput
+from ffseg.layers.lightweight import channel_shuffle
+from ffseg.models._base import FeatureInfo, SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
 from ffseg.models._zoo import Reported, zoo_cfg
@@ -144,88 +145,109 @@ class ESPNetv2Encoder(nn.Module):
         return [f1, f2, f3, f4]
 
 
-class _PyramidModule(nn.Module):
-    """Depthwise 3x3 convs on 1-4 times average-pooled maps, upsampled, concatenated, 1x1."""
+class _PyramidPool(nn.Module):
+    """Efficient pyramid pooling: 1x1 projection, depthwise 3x3 convs at five scales, fusion.
 
-    def __init__(self, channels: int, levels: int = 4) -> None:
+    The projected map is resized to ``scale`` x its size (at least 5 per side): scales above
+    1 are bilinearly enlarged, convolved and adaptively average-pooled back; scales below 1 are
+    adaptively pooled, convolved and bilinearly enlarged back. The five maps are concatenated,
+    BN-PReLU'd, channel-shuffled, fused by a grouped 3x3 conv-BN-PReLU and mapped to ``cout``
+    by a 1x1 conv: followed by BN-PReLU, or (``last``) with a bias and nothing after it.
+    """
+
+    SCALES = (2.0, 1.5, 1.0, 0.5, 0.1)
+
+    def __init__(self, cin: int, width: int, cout: int, last: bool = False) -> None:
         super().__init__()
-        self.pool = nn.AvgPool2d(3, 2, 1)
+        n = len(self.SCALES)
+        self.project = conv_bn_prelu(cin, width, 1)
         self.stages = nn.ModuleList(
-            nn.Conv2d(channels, channels, 3, 1, 1, groups=channels, bias=False)
-            for _ in range(levels)
+            nn.Conv2d(width, width, 3, 1, 1, groups=width, bias=False) for _ in range(n)
         )
-        self.project = conv_bn_prelu(channels * (levels + 1), channels, 1)
+        self.merge_act = BNPReLU(width * n)
+        self.fuse = conv_bn_prelu(width * n, width, 3, groups=width)
+        self.out = nn.Conv2d(width, cout, 1, bias=last)
+        self.out_act = nn.Identity() if last else BNPReLU(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        outs, y = [x], x
-        for stage in self.stages:
-            y = self.pool(y)
-            outs.append(resize_to(stage(y), x.shape[-2:], "bilinear"))
-        return self.project(torch.cat(outs, dim=1))
+        x = self.project(x)
+        h, w = int(x.shape[-2]), int(x.shape[-1])
+        outs = []
+        for scale, conv in zip(self.SCALES, self.stages):
+            size = (max(5, math.ceil(h * scale)), max(5, math.ceil(w * scale)))
+            if scale > 1:
+                y = F.adaptive_avg_pool2d(conv(resize_to(x, size, "bilinear")), (h, w))
+            elif scale < 1:
+                y = resize_to(conv(F.adaptive_avg_pool2d(x, size)), (h, w), "bilinear")
+            else:
+                y = conv(x)
+            outs.append(y)
+        y = channel_shuffle(self.merge_act(torch.cat(outs, dim=1)), len(outs))
+        return self.out_act(self.out(self.fuse(y)))
 
 
-class _ClassDecoder(nn.Module):
-    """The decoder's class-space part: stride-8 scores, merges with levels 2 and 1."""
+class _GatedProjection(nn.Module):
+    """Encoder skip to decoder width: grouped 3x3 conv-BN-PReLU (``gcd(cin, cout)`` groups)
+    times a sigmoid gate from a 1x1 conv on the globally pooled input."""
 
-    def __init__(self, c1: int, c2: int, c3: int, num_classes: int, dropout: float) -> None:
+    def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
-        n = num_classes
-        self.score3 = nn.Sequential(nn.Dropout2d(dropout), nn.Conv2d(c3, n, 1, bias=False))
-        self.score3_act = BNPReLU(n)
-        self.merge2 = conv_bn_prelu(c2 + n, n, 1)
-        self.drop = nn.Dropout2d(dropout)
-        self.cls = nn.Conv2d(c1 + n, n, 1, bias=False)
+        self.gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Conv2d(cin, cout, 1, bias=False), nn.Sigmoid()
+        )
+        self.expand = conv_bn_prelu(cin, cout, 3, groups=math.gcd(cin, cout))
 
-    def forward(
-        self, f1: torch.Tensor, f2: torch.Tensor, context: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        score3 = self.score3(context)
-        up3 = resize_to(self.score3_act(score3), f2.shape[-2:], "bilinear")
-        up2 = resize_to(self.merge2(torch.cat([f2, up3], dim=1)), f1.shape[-2:], "bilinear")
-        return self.cls(self.drop(torch.cat([f1, up2], dim=1))), score3
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.expand(x) * self.gate(x)
 
 
 class ESPNetv2(SegModel):
-    """ESPNetv2 segmentation network: encoder levels 1-4 and the authors' decoder."""
+    """ESPNetv2 segmentation network: encoder levels 1-4 and pyramid-pooling decoder."""
 
-    classifier_path = "decoder.cls"
+    classifier_path = "decoder.3.out"
+    #: the pyramid's scaled sizes are computed in Python from the input size
+    supports_torchscript = False
+    supports_dynamic_shapes = False
 
-    def __init__(self, num_classes: int = 19, s: float = 2.0) -> None:
+    def __init__(self, num_classes: int = 19, s: float = 2.0, decoder_width: int = 16) -> None:
         super().__init__(num_classes)
         self.encoder = ESPNetv2Encoder(s)
-        c4 = self.encoder.feature_info[3].num_chs
-        c3 = self.encoder.feature_info[2].num_chs
-        self.dropout = 0.1 if s <= 0.5 else 0.2
-        self.project4 = conv_bn_prelu(c4, c3, 1)
-        self.context = nn.Sequential(EESP(2 * c3, c3, receptive_limit=7), _PyramidModule(c3))
+        c1, c2, c3, _ = (i.num_chs for i in self.encoder.feature_info)
+        self.widths = (4 * decoder_width, 3 * decoder_width, 2 * decoder_width)
+        self.decoder_width = decoder_width
+        self.skips = nn.ModuleList(
+            _GatedProjection(c, w) for c, w in zip((c3, c2, c1), self.widths)
+        )
+        self.skip_acts = nn.ModuleList(BNPReLU(w) for w in self.widths)
         self._build_class_layers(num_classes)
         kaiming_init_(self)
 
     def _build_class_layers(self, num_classes: int) -> None:
-        c1, c2, c3, _ = (i.num_chs for i in self.encoder.feature_info)
-        self.decoder = _ClassDecoder(c1, c2, c3, num_classes, self.dropout)
+        c4 = self.encoder.feature_info[3].num_chs
+        width = max(1, min(num_classes // 2, self.decoder_width))
+        cins, couts = (c4, *self.widths), (*self.widths, num_classes)
+        self.decoder = nn.ModuleList(
+            _PyramidPool(cin, width, cout, last=i == 3)
+            for i, (cin, cout) in enumerate(zip(cins, couts))
+        )
 
     def class_layer_paths(self) -> list[str]:
-        """The class-space decoder (the class count sets its widths)."""
+        """The four pyramid-pooling blocks (their width is set by the class count)."""
         return ["decoder"]
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Rebuild the class-space decoder for ``num_classes``."""
+        """Rebuild the decoder's pyramid-pooling blocks for ``num_classes``."""
         rebuild_class_layers(self, num_classes, self._build_class_layers)
-
-    def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f1, f2, f3, f4 = self.encoder(x)
-        up4 = resize_to(self.project4(f4), f3.shape[-2:], "bilinear")
-        return self.decoder(f1, f2, self.context(torch.cat([f3, up4], dim=1)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits at stride 2."""
-        return self._run(x)[0]
-
-    def forward_train(self, x: torch.Tensor) -> SegOutput:
-        """Logits plus the stride-8 scores as an auxiliary output (weight 1)."""
-        logits, score3 = self._run(x)
-        return SegOutput(logits, [AuxOutput("aux_l3", score3, weight=1.0)])
+        f1, f2, f3, f4 = self.encoder(x)
+        y = self.decoder[0](f4)
+        for skip, proj, act, pool in zip(
+            (f3, f2, f1), self.skips, self.skip_acts, self.decoder[1:]
+        ):
+            y = pool(act(proj(skip) + resize_to(y, skip.shape[-2:], "bilinear")))
+        return y
 
 
 default_cfgs = {
@@ -237,7 +259,7 @@ default_cfgs = {
             "cityscapes_test_miou": Reported(
                 66.2,
                 "1024x512 input, Cityscapes test server",
-                "paper, segmentation results (secondary: zoo table)",
+                "authors' EdgeNets model-zoo README (model/segmentation/model_zoo)",
             )
         },
     )
@@ -246,5 +268,5 @@ default_cfgs = {
 
 @register_model
 def espnetv2(**kwargs: Any) -> ESPNetv2:
-    """ESPNetv2 segmentation network, width s = 2 (paper: 66.2 mIoU on Cityscapes test)."""
+    """ESPNetv2 segmentation network, width s = 2, EdgeNets decoder (66.2 Cityscapes test mIoU)."""
     return build_model(ESPNetv2, "espnetv2", **kwargs)

@@ -16,7 +16,11 @@ convolutions (FDDWC): depthwise 3x1 -> BN -> depthwise 1x3 -> BN -> pointwise 1x
 after the first and on the residual sum; the second FDDWC is dilated. Spatial dropout 0.03 at
 64 channels, 0.3 at 128, none in the decoder. Convs carry biases as in the authors' code.
 
-Parameters (19 classes): 807,951; paper 0.8 M (+1.0 %), reference count 0.77 M.
+Logits from the final transposed conv with bias, no activation on them.
+
+Parameters (19 classes): 807,951; 9.06 GMACs at 1x3x512x1024; stage by stage equal to the
+authors' code (lj107024/FDDWNet model/FDDWNet.py; tests/golden/zoo2_stages.json), whose BNs
+use eps 1e-3 (ffseg's default 1e-5). Paper 0.8 M (+1.0 %), reference count 0.77 M.
 
 Published: none stored. The 71.5 Cityscapes test mIoU quoted by third-party tables (zoo.md:
 "secondary") could not be checked against the paper's own table here, so it is left out.

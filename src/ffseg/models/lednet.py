@@ -40,6 +40,7 @@ from torch import nn
 
 from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
 from ffseg.layers.asymmetric import PoolConcatDown, factorized_body
+from ffseg.layers.lightweight import channel_shuffle
 from ffseg.models._base import SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
@@ -72,8 +73,7 @@ class SSnbt(nn.Module):
         a, b = x.chunk(2, dim=1)
         out = torch.cat([self.drop(self.left(a)), self.drop(self.right(b))], 1)
         out = self.act(x + out)
-        n, c, h, w = out.shape
-        return out.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+        return channel_shuffle(out)
 
 
 class LEDNetEncoder(StageEncoder):

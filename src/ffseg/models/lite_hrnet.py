@@ -18,25 +18,28 @@ authors' released ``IterativeHead`` (coarsest to finest: depthwise-separable 3x3
 next branch's width, bilinear upsampling, add; 40 channels at stride 4) and a 1x1 classifier,
 as in their released pose models: logits at ``output_stride`` 4.
 
-Deviations from the authors' released code (the module layout and parameters are theirs):
+Compared stage by stage with the authors' released backbone (HRNet/Lite-HRNet,
+models/backbones/litehrnet.py, their COCO configs) plus the 1x1 classifier: parameters are
+equal per stage, 1,130,851 (Lite-HRNet-18) and 1,763,799 (Lite-HRNet-30), the classifier
+holding 779 of them (their README: 1.1M and 1.8M). Logits at ``output_stride`` 4, no activation on
+them, no dropout. Deviations from their forward (measured at 1x3x512x1024):
 
-* their fusion starts the sum for branch ``i`` with branch 0 and then loops over all branches
-  again, adding branch 0 twice (in place, so the coarser outputs see the fused branch 0); we
-  add every branch once, as the paper and HRNet describe;
+* their fusion starts the sum for output branch ``i`` with the path from branch 0 and then
+  loops over all branches again, so that path runs twice for every coarser output (and branch
+  0 is added to itself, in place, before the coarser outputs read it); ffseg adds every branch
+  once, as HRNet's fusion does. ffseg: 2.12 / 3.30 GMACs (18 / 30), their forward as run: 2.59
+  / 4.12 G (stride 8 -34 %, 16 -12 %, 32 -5 %); counted once per branch, their graph equals
+  ffseg's at every stride. The FLOPs their README states for the pose models at 256x192
+  (205.2 M / 319.2 M) are within 3.3 % of the once-per-branch count, 15-17 % below the forward
+  as run;
 * they pool to the coarsest branch with ``adaptive_avg_pool2d`` and upsample by a fixed
-  factor; we average-pool with a ``2**k`` window (``ceil_mode``) and resize to the exact
-  branch size. Identical on inputs that are multiples of 32; ours also runs at other sizes and
-  exports to ONNX with dynamic height/width.
+  factor; ffseg average-pools with a ``2**k`` window (``ceil_mode``) and resizes to the exact
+  branch size. Identical on inputs that are multiples of 32; ffseg's also runs at other sizes
+  and exports to ONNX with dynamic height/width.
 
 The reuse of ``ffseg.layers.multires`` does not fit: its strided chains are full 3x3 convs,
-Lite-HRNet's are depthwise + pointwise.
-
-Parameters (19 classes): Lite-HRNet-18 1.131 M (paper 1.1 M, +2.8 %), Lite-HRNet-30 1.764 M
-(paper 1.8 M, -2.0 %); the 1x1 classifier holds 779 of them. Not compared stage by stage with
-the authors' code (HRNet/Lite-HRNet) yet: the issue #24 audit measured the encoder alone 51.5 k
-params above a widely used re-implementation (cross-resolution weighting per block instead of
-per module, SE widths, new-branch and fusion sizes), so the difference is not the head only.
-No activation on the logits.
+Lite-HRNet's are depthwise + pointwise. A widely used re-implementation's encoder has 51.5 k
+fewer parameters (issue #24 audit); the authors' code agrees with ffseg's.
 
 Published: Lite-HRNet-18 73.8 val / 72.8 test mIoU on Cityscapes at 512x1024 (a secondary
 source; not checked against the paper's table). The paper's Lite-HRNet-30 numbers could not be
@@ -53,7 +56,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ffseg.layers import ConvBNAct, kaiming_init_, resize_to
-from ffseg.layers.lightweight import DSConvBNAct, DWConvBNAct
+from ffseg.layers.lightweight import DSConvBNAct, DWConvBNAct, channel_shuffle
 from ffseg.models._base import FeatureInfo, PretrainedCfg, SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
@@ -65,12 +68,6 @@ PAPER = "Yu et al., Lite-HRNet: A Lightweight High-Resolution Network, CVPR 2021
 
 #: branch widths at strides 4, 8, 16, 32
 CHANNELS = (40, 80, 160, 320)
-
-
-def channel_shuffle(x: torch.Tensor, groups: int = 2) -> torch.Tensor:
-    """ShuffleNet channel shuffle: interleave the channels of ``groups`` groups."""
-    b, c, h, w = x.shape
-    return x.reshape(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
 class Stem(nn.Module):

@@ -1,27 +1,27 @@
 """MiniNet (Alonso, Riazuelo, Murillo, Enhancing V-SLAM Keyframe Selection with an Efficient
-ConvNet for Semantic Analysis, ICRA 2019).
+ConvNet for Semantic Analysis, ICRA 2019), as the authors' TensorFlow code builds it
+(Shathe/MiniNet-v2, Mininet.py, ``MiniNet``; the repository's history holds other layouts under
+the same name, this is the one with SELU and a stride-64 width of 386).
 
-Encoder: four depthwise-separable 3x3/2 convs (12, 24, 48, 96 channels, stride 16). Context, at
-stride 16, in two branches: (1) four factorised depthwise residual modules with dilation 1, 2,
-4, 8; (2) a separable conv /2 to 192, a module, a separable conv /2 to 384 (stride 64), two
-modules, a transposed conv back to 192, a module, concatenated with the branch's input and
-upsampled by a transposed conv to 96. A module is two depthwise factorised pairs (1x3 -> 3x1,
-then 3x1 -> 1x3, dilated, SELU between), the second pair's output added to the first's, dropout
-0.25, plus the input, SELU. Decoder: the two branches and the stride-16 features concatenated,
-upsampled (transposed 3x3/2 conv, BN, SELU) to 96, a module, a 1x1 conv to 48, then three
-upsamplings each after concatenating the encoder feature of the same stride (skip), the last
-to the classes at full resolution (``output_stride`` 1; its transposed conv is the classifier).
-Each upsampled map is cut to the size of the map it meets, so any input size works (a
-strided conv rounds odd sizes up).
+Every conv is a separable conv as TensorFlow's ``separable_conv2d`` makes it: a depthwise conv
+without bias, a 1x1 conv with bias, then (where used) SELU; no batch norm anywhere. Encoder:
+four separable 3x3/2 convs (12, 24, 48, 96 channels, stride 16). Context, at stride 16, in two
+branches: (1) four modules with dilation 1, 2, 4, 8; (2) a separable conv /2 to 192, a module,
+a separable conv /2 to 386 (stride 64), two modules, a transposed 3x3/2 conv (bias, SELU) back to
+192, a module, concatenated with the branch's stride-32 map and upsampled by a transposed conv to
+96. A module is four separable convs: 1x3 (SELU), 3x1 (its output ``r``), SELU, 3x1 (SELU), 1x3
+(only this one dilated, along the width); ``r`` is added, alpha dropout 0.25, the input (its
+first channels when the module narrows) added, SELU. Decoder: the two branches and the stride-16
+features concatenated and upsampled to 96 (stride 8), a module narrowing to 48, then three
+upsamplings each after concatenating the encoder feature of the same stride (to 32, 16, then
+the classes at full resolution, ``output_stride`` 1; the last transposed conv is the
+classifier, with bias and no activation on the logits). Each upsampled map is cut to the size
+of the map it meets, so any input size works.
 
-SELU is used everywhere; no activation on the logits. The stride-64 width is 384.
-
-Parameters (19 classes): 1.404 M; reference 1.407 M (-0.3 %, not located: the issue #24 audit
-found SELU, not ReLU, in that graph too). The 3.1 M in the zoo table is a
-secondary figure that could not be checked against the paper, whose layer table is not
-available here; we follow the reference's layout.
-
-Published: 40.7 Cityscapes test mIoU (secondary, unchecked: not stored).
+Parameters (19 classes): 3,062,736; 2.66 GMACs at 1x3x512x1024; stage by stage equal to the
+authors' graph (tests/golden/zoo2_stages.json), which also matches the 3.1 M the zoo table
+quotes. TensorFlow's "same" padding of the stride-2 convs pads only bottom and right; ffseg's
+pads symmetrically (same shapes, shifted sampling grid).
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ffseg.layers import conv1x1, full_conv, kaiming_init_
-from ffseg.layers.lightweight import DSConvBNAct
+from ffseg.layers import full_conv, kaiming_init_
 from ffseg.models._base import FeatureInfo, SegModel
 from ffseg.models._builder import build_model
 from ffseg.models._registry import register_model
@@ -50,40 +49,55 @@ PAPER = (
 Act = nn.SELU
 
 
-def _dw_pair(
-    channels: int, dilation: int, horizontal_first: bool, act_after: bool
+def separable(
+    cin: int,
+    cout: int,
+    kernel: tuple[int, int] = (3, 3),
+    stride: int = 1,
+    dilation: tuple[int, int] = (1, 1),
+    act: bool = True,
 ) -> nn.Sequential:
-    """Depthwise 1x3 and 3x1 convs (dilated, no bias) with SELU between (and after)."""
-    kernels = [(1, 3), (3, 1)] if horizontal_first else [(3, 1), (1, 3)]
-    layers: list[nn.Module] = []
-    for i, (kh, kw) in enumerate(kernels):
-        pad = (dilation * (kh // 2), dilation * (kw // 2))
-        layers.append(
-            nn.Conv2d(channels, channels, (kh, kw), 1, pad, dilation, groups=channels, bias=False)
-        )
-        if i == 0 or act_after:
-            layers.append(Act())
+    """Depthwise ``kernel`` conv (no bias) -> 1x1 conv with bias -> SELU (when ``act``)."""
+    pad = tuple(d * (k // 2) for k, d in zip(kernel, dilation))
+    layers: list[nn.Module] = [
+        nn.Conv2d(cin, cin, kernel, stride, pad, dilation, groups=cin, bias=False),
+        nn.Conv2d(cin, cout, 1),
+    ]
+    if act:
+        layers.append(Act())
     return nn.Sequential(*layers)
 
 
 class FactorizedModule(nn.Module):
-    """``SELU(x + dropout(y1 + pair2(y1)))`` with ``y1 = pair1(x)``: depthwise factorised."""
+    """Four separable convs 1x3, 3x1 | 3x1, 1x3 (the last dilated along the width); the second's
+    output is added to the fourth's, alpha dropout, the input's first ``cout`` channels added,
+    SELU."""
 
-    def __init__(self, channels: int, dilation: int = 1, dropout: float = 0.25) -> None:
+    def __init__(
+        self, cin: int, cout: int | None = None, dilation: int = 1, dropout: float = 0.25
+    ) -> None:
         super().__init__()
-        self.pair1 = _dw_pair(channels, dilation, horizontal_first=True, act_after=True)
-        self.pair2 = _dw_pair(channels, dilation, horizontal_first=False, act_after=False)
-        self.drop = nn.Dropout(dropout)
+        cout = cout or cin
+        if cout > cin:
+            raise ValueError(f"FactorizedModule narrows or keeps the width, got {cin} -> {cout}")
+        self.cout = cout
+        self.conv1 = separable(cin, cout, (1, 3))
+        self.conv2 = separable(cout, cout, (3, 1), act=False)
+        self.act2 = Act()
+        self.conv3 = separable(cout, cout, (3, 1))
+        self.conv4 = separable(cout, cout, (1, 3), dilation=(1, dilation), act=False)
+        self.drop = nn.AlphaDropout(dropout)
         self.act = Act()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.pair1(x)
-        return self.act(x + self.drop(y + self.pair2(y)))
+        r = self.conv2(self.conv1(x))
+        y = self.drop(self.conv4(self.conv3(self.act2(r))) + r)
+        return self.act(y + x[:, : self.cout])
 
 
 def up(cin: int, cout: int) -> nn.Sequential:
-    """Transposed 3x3/2 conv (bias) -> BN -> SELU: exactly twice the size."""
-    return nn.Sequential(full_conv(cin, cout, 3, 2, bias=True), nn.BatchNorm2d(cout), Act())
+    """Transposed 3x3/2 conv with bias (exactly twice the size) -> SELU."""
+    return nn.Sequential(full_conv(cin, cout, 3, 2, bias=True), Act())
 
 
 def crop_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -92,18 +106,13 @@ def crop_to(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return x[:, :, : like.shape[-2], : like.shape[-1]]
 
 
-def separable(cin: int, cout: int) -> DSConvBNAct:
-    """Depthwise 3x3/2 -> BN -> SELU -> 1x1 -> BN -> SELU."""
-    return DSConvBNAct(cin, cout, 3, 2, act=Act, dw_act=Act)
-
-
 class MiniNetEncoder(nn.Module):
     """Four separable downsamplings: features at strides 2, 4, 8, 16 (12, 24, 48, 96 ch)."""
 
     def __init__(self, widths: Sequence[int] = (12, 24, 48, 96)) -> None:
         super().__init__()
         chans = [3, *widths]
-        self.downs = nn.ModuleList(separable(a, b) for a, b in pairwise(chans))
+        self.downs = nn.ModuleList(separable(a, b, stride=2) for a, b in pairwise(chans))
         self.feature_info = [
             FeatureInfo(c, 2 ** (i + 1), f"downs.{i}") for i, c in enumerate(widths)
         ]
@@ -121,24 +130,23 @@ class MiniNet(SegModel):
 
     classifier_path = "cls"
 
-    def __init__(self, num_classes: int = 19) -> None:
+    def __init__(self, num_classes: int = 19, deep_width: int = 386) -> None:
         super().__init__(num_classes)
         self.encoder = MiniNetEncoder()
-        self.branch1 = nn.Sequential(*(FactorizedModule(96, d) for d in (1, 2, 4, 8)))
-        self.branch2_down = separable(96, 192)
+        self.branch1 = nn.Sequential(*(FactorizedModule(96, dilation=d) for d in (1, 2, 4, 8)))
+        self.branch2_down = nn.Sequential(separable(96, 192, stride=2), FactorizedModule(192))
         self.branch2 = nn.Sequential(
-            FactorizedModule(192),
-            separable(192, 384),
-            FactorizedModule(384),
-            FactorizedModule(384),
-            up(384, 192),
+            separable(192, deep_width, stride=2),
+            FactorizedModule(deep_width),
+            FactorizedModule(deep_width),
+            up(deep_width, 192),
         )
         self.branch2_out = FactorizedModule(192)
         self.branch2_up = up(2 * 192, 96)
-        self.up4 = nn.Sequential(up(3 * 96, 96), FactorizedModule(96), conv1x1(96, 48))
-        self.up3 = up(2 * 48, 24)
-        self.up2 = up(2 * 24, 12)
-        self.cls = full_conv(2 * 12, num_classes, 3, 2, bias=True)
+        self.up4 = nn.Sequential(up(3 * 96, 96), FactorizedModule(96, 48))
+        self.up3 = up(2 * 48, 32)
+        self.up2 = up(32 + 24, 16)
+        self.cls = full_conv(16 + 12, num_classes, 3, 2, bias=True)
         kaiming_init_(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -160,5 +168,5 @@ default_cfgs = {
 
 @register_model
 def mininet(**kwargs: Any) -> MiniNet:
-    """MiniNet (ICRA 2019), the reference re-implementation's layout (1.40 M params)."""
+    """MiniNet (ICRA 2019) as the authors' TensorFlow code builds it (3.06 M params)."""
     return build_model(MiniNet, "mininet", **kwargs)

@@ -97,7 +97,7 @@ def test_every_verb_gives_one_answer(run: Path, tmp_path: Path, capsys) -> None:
     assert "the run's own" not in capsys.readouterr().out
 
     # quantize's fp32 figure (the exported ONNX model, scored the same way)
-    report = tmp_path / "q.json"
+    report = tmp_path / "quantize_report.json"  # q.json is the int8 sidecar
     quantized = tmp_path / "q.onnx"
     args = ["quantize", "--weights", str(run / "best.safetensors"), "--out", str(quantized)]
     assert main([*args, "--num-images", "2", "--runs", "2", "--report", str(report)]) == 0

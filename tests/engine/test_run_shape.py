@@ -90,8 +90,9 @@ def test_third_party_info_is_quiet_unless_verbose(capsys) -> None:
         assert "a real warning" in err and "ffseg's line" in err
         root.handlers = []
         configure_logging(verbose=True)
-        logging.getLogger("optuna.study").info("A new study created")
-        assert "A new study" in capsys.readouterr().err
+        # (optuna's logger, once optuna is imported, writes through a handler of its own)
+        logging.getLogger("onnxscript.version_converter").info("converting")
+        assert "converting" in capsys.readouterr().err
     finally:
         root.handlers, root.level = saved
         for name in QUIET_LOGGERS:

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import environment, write_section
 
 from ffseg.config import load_config
+from ffseg.engine.data import loader_workers
 from ffseg.engine.state import TrainState
 from ffseg.engine.train import fit
 
@@ -88,7 +89,7 @@ def measure(config: str, overrides: Sequence[str], iters: int, workers: int | No
     fit(cfg, on_step=times.on_step)
     end = time.perf_counter()
     return Run(
-        workers=cfg.data.workers,
+        workers=loader_workers(cfg.data.workers),
         times=times,
         wall=end - start,
         setup=times.first_step_at - start - times.steps[0],

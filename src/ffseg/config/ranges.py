@@ -49,7 +49,7 @@ def _positive_list(v: Any) -> bool:
 #: ``(dotted key, test, allowed range in words)`` for every checked key.
 RANGES: tuple[_Rule, ...] = (
     ("data.batch_size", _at_least_one, "an integer >= 1"),
-    ("data.workers", _nonneg, "an integer >= 0"),
+    ("data.workers", lambda v: v == "auto" or v >= 0, "an integer >= 0, or auto"),
     ("data.crop_size", _positive_pair, "two integers >= 1 (height, width)"),
     ("data.scale_range", lambda v: 0 < v[0] <= v[1], "two numbers 0 < min <= max"),
     ("data.color_jitter", _optional(_nonneg), ">= 0 or null"),

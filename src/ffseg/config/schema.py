@@ -62,7 +62,9 @@ class DataConfig:
     hflip: bool = True
     color_jitter: float | None = None
     batch_size: int = 8  # per process
-    workers: int = 0
+    # loader processes; "auto": none on a CPU of <= 2 logical cores, where worker processes slow
+    # the step more than they save (docs/benchmarks/training.md), else min(4, cores // 4)
+    workers: int | Literal["auto"] = 0
     extra_train: list[dict[str, Any]] = field(default_factory=list)  # [{split, kwargs}] added
     subset: int | None = None  # use only the first N training images
     val_subset: int | None = None

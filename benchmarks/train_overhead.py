@@ -11,7 +11,7 @@ twice per thread count:
   **end-to-end** rate, the step time while the loader works beside it, and the time the loop
   waits outside its steps.
 
-The first ``--skip`` iterations (warm-up, worker start) are left out of the medians and means;
+The first ``--skip`` iterations (warm-up, worker start) are left out of the means;
 the ratio end-to-end / pure step is the loop's efficiency. Also reported: setup before the first
 step, checkpoint writes and the final evaluation. Results go to docs/benchmarks/training.md.
 
@@ -75,7 +75,8 @@ class Run:
     after_loop: float  # final evaluation, overlays, last checkpoint
 
     def step(self, skip: int) -> float:
-        return statistics.median(self.times.steps[skip:])
+        """Mean step time inside the intervals that :meth:`interval` averages."""
+        return statistics.fmean(self.times.steps[skip + 1 :])
 
     def interval(self, skip: int) -> float:
         return statistics.fmean(self.times.intervals[skip:])
@@ -101,7 +102,7 @@ def row(threads: int, pure: Run, e2e: Run, skip: int, batch: int) -> dict[str, f
     pure_step = pure.step(skip)
     data_cost = pure.interval(skip) - pure_step
     interval = e2e.interval(skip)
-    beside = statistics.fmean(e2e.times.steps[skip + 1 :])  # the steps inside those intervals
+    beside = e2e.step(skip)
     return {
         "threads": threads,
         "workers": e2e.workers,

@@ -55,7 +55,9 @@ def benchmark_script(name: str) -> Iterator[ModuleType]:
     try:
         spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
         yield module
     finally:
+        sys.modules.pop(name, None)
         sys.path.remove(str(BENCHMARKS))

@@ -43,7 +43,12 @@ def _to_union(value: Any, hint: Any, where: str) -> Any:
             return convert(value, arg, where)
         except ConfigError as exc:
             errors.append(str(exc))
-    raise ConfigError(errors[0] if errors else f"{where}: cannot convert {value!r}")
+    if not errors:
+        raise ConfigError(f"{where}: cannot convert {value!r}")
+    # every alternative's reason, e.g. "expected an integer ...; or: 'x' is not one of auto"
+    prefix = f"{where}: "
+    rest = [e.removeprefix(prefix) for e in errors[1:]]
+    raise ConfigError("; or: ".join([errors[0], *rest]))
 
 
 def _to_literal(value: Any, hint: Any, where: str) -> Any:

@@ -184,3 +184,23 @@ def test_onnx_export_loads_and_serves_the_same_masks(
     same_size = ffseg.load(model_dir, size=(32, 48))  # the size the static ONNX runs at
     agreement = (result.mask == same_size.predict(image)[0].mask).float().mean().item()
     assert result.mask.shape == (32, 48) and agreement > 0.99
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "openvino"])
+def test_every_exported_file_loads_with_its_backend(
+    predictor: Predictor, model_dir: Path, tmp_path: Path, fmt: str
+) -> None:
+    """``ffseg.load`` takes what ``ffseg export`` writes beyond ONNX, names the runtime, and
+    gives the masks of the PyTorch model at the exported size."""
+    if fmt == "openvino":
+        pytest.importorskip("openvino")
+    from ffseg.deploy.export import export_model
+
+    path = tmp_path / ("fssnet.xml" if fmt == "openvino" else "fssnet.ts")
+    export_model(ffseg.load_model(model_dir).eval(), path, (32, 48))
+    loaded = ffseg.load(path, threads=1)
+    assert loaded.backend == fmt and loaded.classes == predictor.classes
+    image = _image()
+    (result,) = loaded.predict(image)
+    reference = ffseg.load(model_dir, size=(32, 48)).predict(image)[0].mask
+    assert (result.mask == reference).float().mean().item() > 0.99

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
-import torch
-
-from ffseg.data.decode import IMAGE_SUFFIXES
 from ffseg.deploy.extras import require_extra
-from ffseg.inference.images import load_image
+from ffseg.inference.results import Predictor
 from ffseg.inference.segmenter import Segmenter, SegResult
+from ffseg.inference.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES, OnBad
 from ffseg.inference.video import segment_video
 
 __all__ = [
@@ -21,49 +18,14 @@ __all__ = [
     "MASK_KINDS",
     "VIDEO_SUFFIXES",
     "output_paths",
-    "same_size_batches",
     "segment_images",
     "segment_path",
 ]
 
-_Item = TypeVar("_Item", bound=tuple)
-
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 #: What can be written per image: ``<stem>.png`` label mask, ``<stem>_<kind>.png`` otherwise.
 MASK_KINDS = ("mask", "color", "overlay")
 
 Progress = Callable[[Iterable[Any]], Iterable[Any]]
-#: Called with each undecodable image and its error when bad images are skipped.
-OnBad = Callable[[Path, Exception], None]
-
-
-def _decoded(paths: Iterable[Path], on_bad: OnBad | None) -> Iterator[tuple[Path, np.ndarray]]:
-    """``(path, image)`` for each readable image; undecodable ones go to ``on_bad`` (skipped)
-    or, without it, raise naming the file and the way to skip it."""
-    for path in paths:
-        try:
-            image = load_image(path)
-        except ValueError as exc:
-            if on_bad is None:
-                raise ValueError(
-                    f"{exc} (ffseg predict --skip-bad / on_bad= skips undecodable images)"
-                ) from exc
-            on_bad(path, exc)
-            continue
-        yield path, image
-
-
-def same_size_batches(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
-    """Consecutive ``(key, image, ...)`` items whose images have one shape, at most ``size``
-    at a time."""
-    batch: list[_Item] = []
-    for item in items:
-        if batch and (len(batch) == size or item[1].shape != batch[0][1].shape):
-            yield batch
-            batch = []
-        batch.append(item)
-    if batch:
-        yield batch
 
 
 def output_paths(out: Path, stem: str, kinds: Sequence[str]) -> list[Path]:
@@ -71,8 +33,8 @@ def output_paths(out: Path, stem: str, kinds: Sequence[str]) -> list[Path]:
     return [out / (f"{stem}.png" if kind == "mask" else f"{stem}_{kind}.png") for kind in kinds]
 
 
-def _save(result: SegResult, out: Path, stem: str, kinds: Sequence[str]) -> None:
-    for kind, path in zip(kinds, output_paths(out, stem, kinds)):
+def _save(result: SegResult, out: Path, kinds: Sequence[str]) -> None:
+    for kind, path in zip(kinds, output_paths(out, result.name, kinds)):
         result.save(path, kind)
 
 
@@ -88,20 +50,22 @@ def segment_images(
 ) -> list[float]:
     """Segment image files into ``out`` (see :data:`MASK_KINDS`); per-image latency in ms.
 
-    Consecutive images of the same size run as one batch of up to ``batch_size``. An image
-    that cannot be decoded is an error, or, with ``on_bad``, reported to it and skipped.
+    The results API does the work (:meth:`~ffseg.inference.results.Predictor.predict` over the
+    paths, each result saved under its file's stem): consecutive images of the same size run
+    as one batch of up to ``batch_size``. An image that cannot be decoded is an error, or,
+    with ``on_bad``, reported to it and skipped.
     """
     unknown = set(kinds) - set(MASK_KINDS)
     if unknown:
         raise ValueError(f"kinds must be among {MASK_KINDS}, got {sorted(unknown)}")
     out = Path(out)
-    loaded = _decoded(progress(paths) if progress else paths, on_bad)
+    results = Predictor(segmenter).predict(
+        list(paths), stream=True, batch=max(1, batch_size), on_bad=on_bad
+    )
     latencies: list[float] = []
-    for batch in same_size_batches(loaded, max(1, batch_size)):
-        tensor = torch.stack([torch.from_numpy(np.array(img)).permute(2, 0, 1) for _, img in batch])
-        for (path, _), result in zip(batch, segmenter.predict_batch(tensor)):
-            latencies.append(result.latency_ms)
-            _save(result, out, path.stem, kinds)
+    for result in progress(results) if progress else results:
+        latencies.append(result.latency_ms)
+        _save(result, out, kinds)
     return latencies
 
 

@@ -1,7 +1,7 @@
 """The results API: ``ffseg.load(path).predict(source)`` gives one :class:`SegResult` per image.
 
 :func:`load` turns a saved model (a training run folder, a ``save_pretrained`` folder, a
-checkpoint file with its architecture name, or an exported ``.onnx`` with its sidecar) into a
+checkpoint file with its architecture name, or any exported file with its sidecar) into a
 :class:`Predictor`; :meth:`Predictor.predict` runs it over any source
 :func:`~ffseg.inference.sources.iter_source` reads, with the preprocessing of ``ffseg predict``
 (:class:`~ffseg.inference.segmenter.Segmenter`), so the masks are the same.
@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ffseg.deploy.artifacts import artifact_kind, is_exported
+from ffseg.deploy.exported import ExportedModel
 from ffseg.deploy.model_info import input_size_of, model_name
-from ffseg.deploy.ort import OnnxModel
 from ffseg.engine.precision import resolve_precision
 from ffseg.inference.segmenter import Segmenter, SegResult
 from ffseg.inference.sources import OnBad, Source, iter_source, same_size_batches
@@ -45,7 +46,8 @@ def load_segmenter(
     """The one place that turns a saved model into a :class:`Segmenter`.
 
     ``path``: a run folder or ``save_pretrained`` folder, a checkpoint file (``model`` names
-    its architecture) or an ``.onnx`` export (``threads``: ONNX Runtime threads). ``options``
+    its architecture) or any file ``ffseg export`` writes: ONNX, OpenVINO IR, ``.pt2``,
+    TorchScript (``threads``: the runtime's threads). ``options``
     go to :class:`Segmenter` (``mode``, ``scales``, ``flip``, ``size``, ...).
     """
     path = Path(path)
@@ -54,12 +56,13 @@ def load_segmenter(
             f"model {path} does not exist; pass a run folder, a save_pretrained folder, "
             "a checkpoint file (with its model name) or an exported .onnx"
         )
-    if path.is_file() and path.suffix.lower() == ".onnx":
-        return Segmenter.from_onnx(path, threads=threads, **options)
+    if path.is_file() and is_exported(path):  # ONNX, OpenVINO IR, .pt2, TorchScript
+        return Segmenter.from_artifact(path, threads=threads, **options)
     if path.is_file() and path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         raise ValueError(
-            f"model {path}: unknown file type {path.suffix!r}; pass a folder, an .onnx or a "
-            f"checkpoint ({', '.join(sorted(CHECKPOINT_SUFFIXES))})"
+            f"model {path}: unknown file type {path.suffix!r}; pass a folder, an exported file "
+            f"(.onnx, OpenVINO .xml, .pt2, TorchScript) or a checkpoint "
+            f"({', '.join(sorted(CHECKPOINT_SUFFIXES))})"
         )
     if path.is_file() and model is None:
         raise ValueError(f"checkpoint {path} needs its architecture: load({path}, model=NAME)")
@@ -96,8 +99,11 @@ class Predictor:
 
     @property
     def backend(self) -> str:
-        if isinstance(self.segmenter.model, OnnxModel):
-            return "onnxruntime"
+        """``onnxruntime``, ``openvino``, ``torch.export``, ``torchscript`` or ``torch (DEVICE)``."""
+        model = self.segmenter.model
+        if isinstance(model, ExportedModel):
+            kind = artifact_kind(model.path)
+            return "onnxruntime" if kind == "onnx" else kind
         return f"torch ({self.segmenter.device.type})"
 
     def info(self) -> dict[str, Any]:

@@ -13,18 +13,28 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import torch
 from PIL import Image
 
+from ffseg.data.decode import IMAGE_SUFFIXES
 from ffseg.deploy.extras import require_extra
-from ffseg.inference.files import IMAGE_SUFFIXES, VIDEO_SUFFIXES, same_size_batches
 from ffseg.inference.images import load_image
 from ffseg.inference.video import iter_video_frames
 
-__all__ = ["STREAM_SCHEMES", "OnBad", "Source", "iter_source", "same_size_batches"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "STREAM_SCHEMES",
+    "VIDEO_SUFFIXES",
+    "OnBad",
+    "Source",
+    "iter_source",
+    "same_size_batches",
+]
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
 
 #: URL schemes read as live streams through PyAV / FFmpeg.
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt")
@@ -37,6 +47,22 @@ Source: TypeAlias = (
 Item = tuple[str, np.ndarray]
 #: Called with each undecodable image file and its error, which is then skipped.
 OnBad = Callable[[Path, Exception], None]
+
+
+_Item = TypeVar("_Item", bound=tuple)
+
+
+def same_size_batches(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    """Consecutive ``(key, image, ...)`` items whose images have one shape, at most ``size``
+    at a time."""
+    batch: list[_Item] = []
+    for item in items:
+        if batch and (len(batch) == size or item[1].shape != batch[0][1].shape):
+            yield batch
+            batch = []
+        batch.append(item)
+    if batch:
+        yield batch
 
 
 def _is_url(text: str) -> bool:
@@ -99,7 +125,9 @@ def _path_items(path: Path, on_bad: OnBad | None) -> Iterator[Item]:
             image = load_image(path)
         except ValueError as exc:
             if on_bad is None:
-                raise
+                raise ValueError(
+                    f"{exc} (ffseg predict --skip-bad / on_bad= skips undecodable images)"
+                ) from exc
             on_bad(path, exc)
             return
         yield path.stem, image

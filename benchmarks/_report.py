@@ -12,7 +12,7 @@ import torchvision
 
 from ffseg.engine.precision import cpu_has_native_bf16
 
-__all__ = ["environment", "write_section"]
+__all__ = ["environment", "load_note", "write_section"]
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "training.md"
 HEADER = """# Training benchmarks
@@ -21,6 +21,17 @@ Written by `benchmarks/train_throughput.py` and `benchmarks/camvid_cpu.py` (each
 own section). Numbers come from a shared machine: other jobs ran at the same time, so absolute
 speeds are pessimistic and noisy; ratios measured back to back are more reliable.
 """
+
+
+def load_note(load: float, cores: int, shared_effect: str) -> str:
+    """What the 1-min load average at the start says about the figures: ``shared_effect`` is
+    said when other jobs ran (above 1.5x the cores; the average lags a just-ended job)."""
+    if load > 1.5 * cores:
+        return (
+            f"The machine was shared with other jobs while this ran (1-min load average "
+            f"{load:.1f} at the start on {cores} logical cores): {shared_effect}"
+        )
+    return f"The machine was otherwise idle (1-min load average {load:.1f} at the start on {cores} logical cores)."
 
 
 def environment() -> str:

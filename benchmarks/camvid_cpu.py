@@ -16,6 +16,7 @@ per recipe) unless ``--no-doc``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from _report import environment, write_section
 
 from ffseg.classes import CAMVID_CLASSES
 from ffseg.config import RECIPES_DIR, find_recipe, load_config
+from ffseg.engine.calibrate import CALIBRATION
 from ffseg.engine.checkpoint import CHECKPOINT, load_checkpoint
 from ffseg.engine.precision import resolve_precision
 from ffseg.engine.train import FitResult, fit
@@ -62,8 +64,17 @@ def _extras(cfg) -> str:
     return ", ".join(parts)
 
 
+def _calibration(run_dir: Path) -> str:
+    """The calibration's choice and why, from the run folder ('' without calibration)."""
+    path = run_dir / CALIBRATION
+    if not path.is_file():
+        return ""
+    chosen = json.loads(path.read_text())
+    return f" Calibration chose `{chosen['chosen']}`: {chosen['reason']}."
+
+
 def report(result: FitResult, cfg, shown: str, command: str) -> str:
-    """The markdown section of one run."""
+    """The markdown section of one run (``cfg``: the run's own, calibration applied)."""
     history = load_checkpoint(result.run_dir / CHECKPOINT)["state"]["history"]
     last = history[-1] if history else {}
     images = result.iterations * cfg.data.batch_size
@@ -76,7 +87,7 @@ def report(result: FitResult, cfg, shown: str, command: str) -> str:
 {cfg.model.name} {cfg.model.kwargs or ""}, from scratch (no ImageNet weights), budget
 {budget:g} min (LR schedule by wall clock), crop {list(cfg.data.crop_size)}, batch
 {cfg.data.batch_size}, {_precision(cfg)}, loss {cfg.loss.name}, {_extras(cfg)}. Evaluated once at the end on CamVid val
-({result.metrics.get("num_images", "?")} images) at the full 360x480 labels (logits upsampled to the label size).
+({result.metrics.get("num_images", "?")} images) at the full 360x480 labels (logits upsampled to the label size).{_calibration(result.run_dir)}
 
 | metric | value |
 |---|---|
@@ -125,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if cfg.train.max_minutes is None:
         p.error(f"{args.config} has no train.max_minutes; pass --minutes")
     result = fit(cfg)
+    cfg = load_config(str(result.run_dir / "config.yaml"))  # as trained: calibration applied
     recipe = find_recipe(args.config)
     shown = recipe.stem if recipe.parent == RECIPES_DIR else args.config
     shown += f" ({args.tag})" if args.tag else ""

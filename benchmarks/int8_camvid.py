@@ -51,9 +51,11 @@ def openvino_rows(
     loader: DataLoader,
     example: Any,
     threads: int,
+    max_drop: float | None = None,
 ) -> list[tuple[dict, Callable[[], Any]]]:
-    """``(row, runner)`` for OpenVINO fp32 and NNCF int8 (default preset), or none without the
-    ``openvino`` extra: the row as :func:`_row` makes it, the runner one inference on ``example``."""
+    """``(row, runner)`` for OpenVINO fp32 and NNCF int8 (default preset; with ``max_drop``
+    also NNCF's accuracy-controlled int8 against val mIoU), or none without the ``openvino``
+    extra: the row as :func:`_row` makes it, the runner one inference on ``example``."""
     try:
         import nncf  # noqa: F401
         import openvino  # noqa: F401
@@ -65,8 +67,15 @@ def openvino_rows(
     fp32 = tmp / "model.xml"
     export_openvino(model, fp32, tuple(example.shape[-2:]))
     int8 = quantize_openvino(fp32, tmp / "model_int8.xml", calib, threads=threads)
+    variants = [(fp32, "fp32", ""), (int8, "int8", "NNCF, mixed preset")]
+    if max_drop is not None:  # NNCF's accuracy control: layers back to fp32 until within it
+        kept = quantize_openvino(
+            fp32, tmp / "model_int8_ac.xml", calib, val_loader=loader, max_drop=max_drop,
+            threads=threads,
+        )  # fmt: skip
+        variants.append((kept, "int8", f"NNCF accuracy control, max drop {max_drop:g}"))
     out = []
-    for path, precision, note in ((fp32, "fp32", ""), (int8, "int8", "NNCF, mixed preset")):
+    for path, precision, note in variants:
         runtime = OpenVinoModel(path, threads=threads)
         miou = evaluate(runtime, loader, runtime.num_classes)["miou"]
         compiled = runtime.compiled
@@ -141,7 +150,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 int8 = quantize_onnx(fp32, path, calib, **options)
             rows.append(_row("ONNX Runtime", "int8", _miou(int8, loader, threads, config), name))
             runners.append(_ort_runner(int8, example, threads, config))
-        for row, runner in openvino_rows(model, Path(tmp), calib, loader, example, threads):
+        ov = openvino_rows(model, Path(tmp), calib, loader, example, threads, args.ov_max_drop)
+        for row, runner in ov:
             rows.append(row)
             runners.append(runner)
         times: list[list[float]] = [[] for _ in runners]
@@ -226,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--method", default="minmax", help="calibration method")
     p.add_argument("--exclude-node", action="append", default=[], help="extra 'after' row")
     p.add_argument("--runs", type=int, default=20, help="timed runs per row")
+    p.add_argument(
+        "--ov-max-drop", type=float, help="add NNCF accuracy-controlled int8 (mIoU points)"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=DOC, help="markdown file (section replaced)")
     args = p.parse_args(argv)

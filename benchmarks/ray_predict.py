@@ -11,6 +11,7 @@ alternate plain and Ray so a load change on a shared machine hits both.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import statistics
 import sys
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 import torch
-from _report import environment
+from _report import environment, load_note
 
 import ffseg
 from ffseg._io import atomic_write_text
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     model = ffseg.create_model(args.model, num_classes=args.num_classes, init="kaiming").eval()
     segmenter = Segmenter(model, size=tuple(args.size) if args.size else None)
     env = environment()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     start = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     ray_init_s = time.perf_counter() - start
@@ -120,10 +122,9 @@ Machine:
 {env}
 - ray {ray.__version__}
 
-The machine was shared with other jobs while this ran (see the load average): absolute rates
-are pessimistic and noisy, and the workers' start-up (importing torch) is much slower than on
-an idle machine. The rate after the first batch shows the engine's own overhead; the
-whole-job rate approaches it as the job grows (a fixed start-up of a few seconds per job).
+{load_note(load, os.cpu_count() or 1, "absolute rates are pessimistic and noisy, and the workers' start-up (importing torch) is much slower than on an idle machine.")}
+The rate after the first batch shows the engine's own overhead; the whole-job rate approaches
+it as the job grows (a fixed start-up of a few seconds per job).
 """
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, text)

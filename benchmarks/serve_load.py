@@ -37,6 +37,9 @@ from PIL import Image
 import ffseg
 from ffseg.deploy.bench import benchmark_model, machine_info
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import load_note
+
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "benchmarks" / "serve.md"
 
@@ -212,13 +215,13 @@ asyncio + httpx clients in a second process post one {h}x{w} PNG to `POST /predi
 {args.max_wait_ms:g}`; off: `--max-batch 1`; each client count runs off then on, back to back. Latency is the client's, from sending the request
 to the complete answer (HTTP, PNG decode, queueing, inference, PNG encode).
 
-The machine is shared: other jobs ran at the same time (1-min load average {load:.1f} at the
-start on {info["cpu_count"]} logical cores), so absolute figures are pessimistic and noisy;
-the on/off pairs were measured back to back.
+{load_note(load, info["cpu_count"], "absolute figures are pessimistic and noisy; the on/off pairs were measured back to back.")}
+The clients' process shares the cores with the server.
 
 - command: `{command}`
 - model: `{args.model}` ({args.num_classes} classes, random weights: speed does not depend
-  on them), CPU, fp32, {info["threads"]} torch thread(s) in the server
+  on them; native input size set to {h}x{w}, the size the server runs images at), CPU, fp32,
+  {info["threads"]} torch thread(s) in the server
 - machine: {info["cpu"]}, {info["cpu_count"]} logical cores, {platform.system()}
   {platform.release()}
 - versions: python {info["python"]}, ffseg {info["ffseg"]}, torch {info["torch"]}, {versions}
@@ -261,6 +264,9 @@ def main() -> None:
     torch.manual_seed(0)
     model = ffseg.create_model(args.model, num_classes=args.num_classes).eval()
     size = tuple(args.size)
+    # the server runs images at the model's native size (as predict and val do): make that
+    # --size, so the server runs what bench times instead of upscaling to the default 1024x2048
+    model.pretrained_cfg = model.pretrained_cfg.replace(input_size=(3, *size))
     bench = {
         batch: benchmark_model(
             model, size, batch=batch, backends=("eager",), precisions=("fp32",), runs=30,

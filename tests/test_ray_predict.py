@@ -166,6 +166,31 @@ def test_cli_predict_ray_reports_images_per_second(local_ray, images, tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"img{i}.png" for i in range(10)]
 
 
+@pytest.mark.slow
+def test_cli_predict_ray_runs_an_exported_file_given_as_weights(
+    local_ray, model, images, tmp_path, capsys
+) -> None:
+    """``--weights m.onnx``: each worker opens the file (a runtime session cannot be pickled),
+    and the masks are those of the PyTorch model at the exported (the images') size."""
+    pytest.importorskip("onnxruntime")
+    from ffseg.deploy.export import export_model
+
+    onnx = tmp_path / "m.onnx"
+    export_model(model, onnx, (64, 96))
+    out = tmp_path / "out"
+    args = ["predict", "--ray", "--weights", str(onnx), "--source", str(images)]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "10 image(s) segmented" in capsys.readouterr().out
+    reference = tmp_path / "reference"  # PyTorch at the exported size
+    segment_path(Segmenter(model, size=(64, 96)), images, reference)
+    names = sorted(p.name for p in reference.iterdir())
+    agree = [
+        np.mean(np.asarray(Image.open(out / name)) == np.asarray(Image.open(reference / name)))
+        for name in names
+    ]
+    assert sorted(p.name for p in out.iterdir()) == names and min(agree) > 0.99
+
+
 def test_the_facade_exports_predict_dataset() -> None:
     assert ffseg.predict_dataset is predict_dataset and "predict_dataset" in ffseg.__all__
 

@@ -131,3 +131,17 @@ def test_bad_candidates_are_refused_when_the_recipe_loads(candidates, message):
 def test_an_unknown_pick_lists_the_candidates():
     with pytest.raises(ConfigError, match=r"calibrate.pick='c' is not a candidate.*\(a, b\)"):
         load_config("demo", ["calibrate.candidates=[{name: a}, {name: b}]", "calibrate.pick=c"])
+
+
+@pytest.mark.parametrize(
+    ("full_crop_step_s", "chosen"),
+    [(1.2, "crop352x480"), (1.9, "crop256x352")],  # ~bf16 CPU; this 2-core AVX2 CPU (fp32)
+)
+def test_the_15_minute_recipe_picks_its_crop_by_the_machine(full_crop_step_s, chosen):
+    """``camvid_15min_cpu``: the full crop where it trains >= 600 iterations, else 256x352."""
+    cfg = load_config("camvid_15min_cpu")
+    steps = {"crop352x480": full_crop_step_s, "crop256x352": 0.9}
+    result = choose(Candidate.of(cfg), lambda c: steps[c.name], 15 * 60 - 12)
+    assert result.chosen == chosen
+    pinned = load_config("camvid_15min_cpu", ["calibrate.pick=crop352x480"])
+    assert pinned.calibrate.pick == "crop352x480"

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from ffseg.cli._args import positive_float, positive_int
+from ffseg.deploy.artifacts import is_exported
 from ffseg.deploy.extras import require_extra
 from ffseg.inference import Segmenter
 from ffseg.inference.ray_predict import predict_dataset
@@ -55,9 +56,11 @@ def run_ray(
     kinds: Sequence[str],
 ) -> int:
     """Segment ``--source`` into ``--out`` on Ray; print counts and images/s."""
-    # An ONNX session cannot be pickled: each worker opens the file (on a disk all nodes see).
-    segmenter = partial(build, args) if args.onnx else build(args)
-    on_gpu = not args.onnx and segmenter.device.type == "cuda"
+    # A runtime session (ONNX Runtime, OpenVINO, ...) cannot be pickled: each worker opens the
+    # exported file itself (on a disk all nodes see).
+    exported = bool(args.onnx) or is_exported(args.weights)
+    segmenter = partial(build, args) if exported else build(args)
+    on_gpu = not exported and segmenter.device.type == "cuda"
     result = predict_dataset(
         segmenter,
         args.source,

@@ -18,6 +18,7 @@ __all__ = ["RESUMABLE_KEYS", "resume_changes"]
 RESUMABLE_KEYS: tuple[str, ...] = (
     "data.root",
     "data.workers",
+    "data.cache",
     "optim.lr",
     "optim.grad_clip",
     "sched.warmup_iters",

@@ -65,6 +65,9 @@ class DataConfig:
     # loader processes; "auto": none on a CPU of <= 2 logical cores, where worker processes slow
     # the step more than they save (docs/benchmarks/training.md), else min(4, cores // 4)
     workers: int | Literal["auto"] = 0
+    # keep the decoded training set in memory (no file reads or decoding after the first pass):
+    # true, false, or "auto" (when it takes at most 1/8 of the machine's memory)
+    cache: bool | Literal["auto"] = False
     extra_train: list[dict[str, Any]] = field(default_factory=list)  # [{split, kwargs}] added
     subset: int | None = None  # use only the first N training images
     val_subset: int | None = None

@@ -39,7 +39,15 @@ log = logging.getLogger(__name__)
 
 CALIBRATION = "calibration.json"  # in the run folder: the measured step times and the choice
 #: data.* keys a candidate may change without rebuilding the datasets (loader and crop only)
-LOADER_KEYS = {"crop_size", "scale_range", "hflip", "color_jitter", "batch_size", "workers"}
+LOADER_KEYS = {
+    "crop_size",
+    "scale_range",
+    "hflip",
+    "color_jitter",
+    "batch_size",
+    "workers",
+    "cache",
+}
 
 
 @dataclass(frozen=True)

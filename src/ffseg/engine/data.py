@@ -9,6 +9,7 @@ epoch sees exactly the batches it would have seen.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -23,12 +24,15 @@ from ffseg.data import build_dataset
 from ffseg.data.class_uniform import Centroids, ClassUniformSamples, class_centroids
 from ffseg.data.datasets.base import IGNORE_INDEX, Transform
 from ffseg.data.samplers import DistributedEvalSampler, SkipSampler
-from ffseg.data.views import SeededSamples, Transformed
+from ffseg.data.views import Decoded, SeededSamples, Transformed
 from ffseg.engine.distributed import DistInfo
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "TrainData",
     "build_data",
+    "decoded_in_memory",
     "iters_per_epoch",
     "loader_workers",
     "train_loader",
@@ -54,6 +58,41 @@ def _subset(ds: Dataset, n: int | None) -> Dataset:
     return ds if n is None or n >= len(ds) else Subset(ds, range(n))  # type: ignore[arg-type]
 
 
+def _tensor_bytes(item: object) -> int:
+    if isinstance(item, torch.Tensor):
+        return item.numel() * (1 if item.dtype == torch.int64 else item.element_size())
+    return 0
+
+
+def decoded_in_memory(train: Dataset, cache: bool | str, memory: int | None = None) -> Dataset:
+    """``train`` decoded once into memory (:class:`~ffseg.data.views.Decoded`) when
+    ``data.cache`` asks: ``True``; ``"auto"`` when the decoded samples (estimated from the first)
+    take at most an eighth of the machine's ``memory`` (bytes; default: this machine's RAM)."""
+    if not cache or len(train) == 0:  # type: ignore[arg-type]
+        return train
+    if cache == "auto":
+        memory = memory or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        # masks are held as uint8 for class ids (counted as 1 byte, not int64's 8)
+        need = sum(_tensor_bytes(t) for t in train[0]) * len(train)  # type: ignore[arg-type]
+        if need > memory // 8:
+            log.info(
+                "data.cache=auto: the training set is read from disk every epoch (decoded it "
+                "would take ~%.1f GB, over an eighth of the %.0f GB of memory)",
+                need / 1e9,
+                memory / 1e9,
+            )
+            return train
+    decoded = Decoded(train)
+    log.info(
+        "decoded the %d training samples into memory (%.0f MB, %.1f s; data.cache=%s)",
+        len(decoded),
+        decoded.nbytes / 1e6,
+        decoded.seconds,
+        cache,
+    )
+    return decoded
+
+
 def build_data(cfg: Config) -> TrainData:
     """Build the training (plus ``data.extra_train``) and validation datasets, once."""
     d = cfg.data
@@ -65,6 +104,7 @@ def build_data(cfg: Config) -> TrainData:
     ]
     val = build_dataset(d.name, d.root, d.val_split, None, **d.val_kwargs) if d.val_split else None
     train_set = _subset(ConcatDataset(parts) if len(parts) > 1 else train, d.subset)
+    train_set = decoded_in_memory(train_set, d.cache)
     num_classes = cfg.model.num_classes or train.num_classes
     ignore_index = int(getattr(train, "ignore_index", IGNORE_INDEX))
     uniform = d.class_uniform > 0 and d.task == "segmentation"

@@ -135,12 +135,12 @@ def test_an_unknown_pick_lists_the_candidates():
 
 @pytest.mark.parametrize(
     ("full_crop_step_s", "chosen"),
-    [(1.2, "crop352x480"), (1.9, "crop256x352")],  # ~bf16 CPU; this 2-core AVX2 CPU (fp32)
+    [(1.2, "crop352x480"), (1.9, "crop224x320")],  # ~bf16 CPU; this 2-core AVX2 CPU (fp32)
 )
 def test_the_15_minute_recipe_picks_its_crop_by_the_machine(full_crop_step_s, chosen):
-    """``camvid_15min_cpu``: the full crop where it trains >= 600 iterations, else 256x352."""
+    """``camvid_15min_cpu``: the full crop where it trains >= 600 iterations, else 224x320."""
     cfg = load_config("camvid_15min_cpu")
-    steps = {"crop352x480": full_crop_step_s, "crop256x352": 0.9}
+    steps = {"crop352x480": full_crop_step_s, "crop224x320": 0.8}
     result = choose(Candidate.of(cfg), lambda c: steps[c.name], 15 * 60 - 12)
     assert result.chosen == chosen
     pinned = load_config("camvid_15min_cpu", ["calibrate.pick=crop352x480"])

@@ -25,6 +25,7 @@ __all__ = [
     "Decoded",
     "SeededSamples",
     "Transformed",
+    "held_bytes",
     "mix_seed",
 ]
 
@@ -87,6 +88,13 @@ def _narrow(mask: torch.Tensor) -> torch.Tensor:
     return mask
 
 
+def held_bytes(sample: tuple[Any, ...]) -> int:
+    """Bytes :class:`Decoded` holds for ``sample`` (tensors; masks narrowed as it keeps them)."""
+    image, target = sample[0], sample[1]
+    held = [image, _narrow(target) if isinstance(target, torch.Tensor) else None]
+    return sum(t.numel() * t.element_size() for t in held if isinstance(t, torch.Tensor))
+
+
 class Decoded(Dataset):
     """Every ``(image, target)`` of an untransformed ``dataset``, decoded once and kept in memory.
 
@@ -110,12 +118,7 @@ class Decoded(Dataset):
     @property
     def nbytes(self) -> int:
         """Bytes the decoded samples hold."""
-        return sum(
-            t.numel() * t.element_size()
-            for item in self._items
-            for t in item[:2]
-            if isinstance(t, torch.Tensor)
-        )
+        return sum(held_bytes(item) for item in self._items)
 
     def __len__(self) -> int:
         return len(self._items)

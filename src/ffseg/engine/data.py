@@ -24,7 +24,7 @@ from ffseg.data import build_dataset
 from ffseg.data.class_uniform import Centroids, ClassUniformSamples, class_centroids
 from ffseg.data.datasets.base import IGNORE_INDEX, Transform
 from ffseg.data.samplers import DistributedEvalSampler, SkipSampler
-from ffseg.data.views import Decoded, SeededSamples, Transformed
+from ffseg.data.views import Decoded, SeededSamples, Transformed, held_bytes
 from ffseg.engine.distributed import DistInfo
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,6 @@ def _subset(ds: Dataset, n: int | None) -> Dataset:
     return ds if n is None or n >= len(ds) else Subset(ds, range(n))  # type: ignore[arg-type]
 
 
-def _tensor_bytes(item: object) -> int:
-    if isinstance(item, torch.Tensor):
-        return item.numel() * (1 if item.dtype == torch.int64 else item.element_size())
-    return 0
-
-
 def decoded_in_memory(train: Dataset, cache: bool | str, memory: int | None = None) -> Dataset:
     """``train`` decoded once into memory (:class:`~ffseg.data.views.Decoded`) when
     ``data.cache`` asks: ``True``; ``"auto"`` when the decoded samples (estimated from the first)
@@ -72,8 +66,7 @@ def decoded_in_memory(train: Dataset, cache: bool | str, memory: int | None = No
         return train
     if cache == "auto":
         memory = memory or os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        # masks are held as uint8 for class ids (counted as 1 byte, not int64's 8)
-        need = sum(_tensor_bytes(t) for t in train[0]) * len(train)  # type: ignore[arg-type]
+        need = held_bytes(train[0]) * len(train)  # type: ignore[arg-type]
         if need > memory // 8:
             log.info(
                 "data.cache=auto: the training set is read from disk every epoch (decoded it "
